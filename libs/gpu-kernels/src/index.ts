@@ -1,1 +1,5 @@
-export {};
+export * from './kernel-tensor';
+export * from './devices';
+export * from './session';
+export * from './onnx-proto';
+export * from './matmul-peak';

@@ -23,4 +23,6 @@ export type PeftCoreErrorCode =
   | 'TOKENIZER_INVALID'
   | 'SHAPE_MISMATCH'
   | 'GRAPH_INVALID'
-  | 'UNSUPPORTED';
+  | 'UNSUPPORTED'
+  | 'INVALID_ARGUMENT'
+  | 'SINGULAR_MATRIX';

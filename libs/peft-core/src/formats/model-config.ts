@@ -23,6 +23,11 @@ export interface ModelConfig {
   readonly eosTokenId?: number | number[];
   /** torch_dtype as written in config.json, e.g. 'float32', 'bfloat16'. */
   readonly torchDtype: string;
+  /**
+   * rope_scaling from config.json, kept verbatim (e.g. Llama 3.1's {rope_type: 'llama3', ...}).
+   * Absent means plain RoPE; model code that does not implement a given rope_type must refuse it.
+   */
+  readonly ropeScaling?: Readonly<Record<string, unknown>>;
 }
 
 /** The linear projections of a decoder layer that LoRA can target. */

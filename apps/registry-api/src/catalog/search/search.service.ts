@@ -1,0 +1,107 @@
+import { Injectable } from '@nestjs/common';
+import { Prisma } from '../../generated/prisma/client';
+import { ADAPTER_INCLUDE, toAdapterDto } from '../adapters/adapter-mapper';
+import { AdaptersService } from '../adapters/adapters.service';
+import { parseVersionRef } from '../adapters/version-ref';
+import { catalogErrors } from '../catalog-errors';
+import { SKETCH_SPACE } from '../peft/peft-formats';
+import { DatabaseService } from '../platform';
+import type { SearchHitDto, SearchResultDto } from './search-result.dto';
+import type { SimilarQuery, TextSearchQuery } from './search.input';
+
+/** How many extra nearest neighbours to fetch so that deduplicating by adapter still fills `limit`. */
+const NEIGHBOUR_OVERFETCH = 4;
+
+/**
+ * Search over the catalog: names (prefix/substring), tags, and Postgres full text over names and
+ * descriptions (the generated Adapter.searchVector with its GIN index); and adapter → similar
+ * adapters by weight sketch (Embedding, space sketch-v1, HNSW cosine), with base-model/tag filters.
+ */
+@Injectable()
+export class SearchService {
+  constructor(
+    private readonly db: DatabaseService,
+    private readonly adapters: AdaptersService,
+  ) {}
+
+  async text(query: TextSearchQuery): Promise<SearchResultDto> {
+    const filters = this.filters(query.baseModel, query.tag);
+    let rows: Array<{ id: string; score: number }>;
+    if (query.q) {
+      // Name hits rank first (an exact name beats any description), then full-text rank.
+      const like = `%${escapeLike(query.q)}%`;
+      rows = await this.db.prisma.$queryRaw<Array<{ id: string; score: number }>>`
+        SELECT a."id", (CASE WHEN a."name" ILIKE ${like} THEN 1 ELSE 0 END + ts_rank(a."searchVector", q))::float8 AS "score"
+        FROM "Adapter" a
+        JOIN "BaseModel" b ON b."id" = a."baseModelId"
+        CROSS JOIN websearch_to_tsquery('english', ${query.q}) q
+        WHERE a."deletedAt" IS NULL AND (a."searchVector" @@ q OR a."name" ILIKE ${like}) ${filters}
+        ORDER BY "score" DESC, a."name" ASC
+        LIMIT ${query.limit}`;
+    } else {
+      rows = await this.db.prisma.$queryRaw<Array<{ id: string; score: number }>>`
+        SELECT a."id", 0::float8 AS "score"
+        FROM "Adapter" a
+        JOIN "BaseModel" b ON b."id" = a."baseModelId"
+        WHERE a."deletedAt" IS NULL ${filters}
+        ORDER BY a."name" ASC
+        LIMIT ${query.limit}`;
+    }
+    return { items: await this.hydrate(rows.map((r) => ({ id: r.id, score: r.score, version: null }))) };
+  }
+
+  /** Nearest adapters to one version's weight sketch by cosine distance, excluding the adapter itself. */
+  async similar(name: string, query: SimilarQuery): Promise<SearchResultDto> {
+    const adapter = await this.adapters.loadRow(this.db.prisma, name, false);
+    const versionId = await this.adapters.resolveVersionId(this.db.prisma, adapter.id, name, parseVersionRef(query.version));
+    const source = await this.db.prisma.$queryRaw<Array<{ vector: string }>>`
+      SELECT "vector"::text AS "vector" FROM "Embedding"
+      WHERE "adapterVersionId" = ${versionId} AND "kind" = 'weight'::"EmbeddingKind" AND "space" = ${SKETCH_SPACE}`;
+    if (source.length === 0) {
+      throw catalogErrors.notFound(`weight sketch of ${name}@${query.version}`, { adapter: name, space: SKETCH_SPACE });
+    }
+    const vector = source[0].vector;
+    const filters = this.filters(query.baseModel, query.tag);
+    // ORDER BY distance LIMIT k directly over Embedding lets the planner use the HNSW index.
+    const rows = await this.db.prisma.$queryRaw<Array<{ adapterId: string; version: number; distance: number }>>`
+      SELECT v."adapterId" AS "adapterId", v."version" AS "version", (e."vector" <=> ${vector}::vector)::float8 AS "distance"
+      FROM "Embedding" e
+      JOIN "AdapterVersion" v ON v."id" = e."adapterVersionId"
+      JOIN "Adapter" a ON a."id" = v."adapterId"
+      JOIN "BaseModel" b ON b."id" = a."baseModelId"
+      WHERE e."kind" = 'weight'::"EmbeddingKind" AND e."space" = ${SKETCH_SPACE}
+        AND a."deletedAt" IS NULL AND a."id" <> ${adapter.id} ${filters}
+      ORDER BY e."vector" <=> ${vector}::vector
+      LIMIT ${query.limit * NEIGHBOUR_OVERFETCH}`;
+    const best = new Map<string, { id: string; score: number; version: number }>();
+    for (const r of rows) {
+      if (!best.has(r.adapterId)) best.set(r.adapterId, { id: r.adapterId, score: 1 - r.distance, version: r.version });
+    }
+    return { items: await this.hydrate([...best.values()].slice(0, query.limit)) };
+  }
+
+  private filters(baseModel: string | undefined, tag: string | undefined): Prisma.Sql {
+    const parts: Prisma.Sql[] = [];
+    if (baseModel) parts.push(Prisma.sql`AND b."name" = ${baseModel}`);
+    if (tag) {
+      parts.push(Prisma.sql`AND EXISTS (SELECT 1 FROM "AdapterTag" at JOIN "Tag" t ON t."id" = at."tagId" WHERE at."adapterId" = a."id" AND t."name" = ${tag})`);
+    }
+    return parts.length === 0 ? Prisma.empty : Prisma.join(parts, ' ');
+  }
+
+  /** Loads the hits' adapters in one query and keeps the ranking order. */
+  private async hydrate(hits: Array<{ id: string; score: number; version: number | null }>): Promise<SearchHitDto[]> {
+    if (hits.length === 0) return [];
+    const rows = await this.db.prisma.adapter.findMany({ where: { id: { in: hits.map((h) => h.id) } }, include: ADAPTER_INCLUDE });
+    const byId = new Map(rows.map((r) => [r.id, r]));
+    return hits.flatMap((h) => {
+      const row = byId.get(h.id);
+      return row ? [{ adapter: toAdapterDto(row), score: h.score, version: h.version }] : [];
+    });
+  }
+}
+
+/** ILIKE treats % and _ as wildcards; a search for "a_b" means the characters. */
+function escapeLike(text: string): string {
+  return text.replace(/[\\%_]/g, (c) => `\\${c}`);
+}

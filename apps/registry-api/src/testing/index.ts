@@ -1,0 +1,1 @@
+export { createTestApp, type LogLine, type TestApp, type TestAppOptions } from './test-app';

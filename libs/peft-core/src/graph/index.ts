@@ -1,0 +1,14 @@
+export * from './types';
+export * from './value';
+export { broadcastShapes, sameShape } from './dims';
+export { Graph } from './graph';
+export type { Operand, MatMulOptions } from './graph';
+export type { OpDef, OutputSpec, EmitContext, GradRule } from './op-def';
+export { OPS } from './op-table';
+export { SLICE_TO_END } from './ops/shape';
+export { gradients, topologicalOrder } from './autodiff';
+export * from './onnx-emit';
+export * from './dump';
+export * from './compile';
+export * from './tensor-data';
+export * as nn from './nn';
