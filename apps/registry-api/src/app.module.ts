@@ -7,6 +7,7 @@ import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { AuditModule } from './audit/audit.module';
 import { AuthModule } from './auth/auth.module';
+import { CatalogModule } from './catalog/catalog.module';
 import { CommonModule } from './common/common.module';
 import { formatGraphqlError } from './common/graphql/format-graphql-error';
 import { writeError } from './common/http/all-exceptions.filter';
@@ -33,6 +34,7 @@ export class AppModule {
         AuditModule,
         AuthModule,
         HealthModule,
+        CatalogModule,
         GraphQLModule.forRoot<ApolloDriverConfig>({
           driver: ApolloDriver,
           path: '/graphql',
@@ -64,15 +66,21 @@ export async function createApp(config: AppConfig, options: CreateAppOptions = {
     bodyParser: false,
     abortOnError: false,
   });
-  // Before any route: request ids, access log and metrics cover every request, 404s included.
-  app.use(requestObserver(logger, app.get(MetricsService)));
-  app.useBodyParser('json', { limit: config.maxJsonBodyBytes });
-  app.useBodyParser('urlencoded', { limit: config.maxJsonBodyBytes, extended: false });
-  setUpSwagger(app);
-  await app.init();
-  // Errors raised by Express middleware outside Nest's routing (e.g. a malformed JSON body) get the same shape.
-  app.use((error: unknown, _req: IncomingMessage, res: ServerResponse, _next: () => void) => writeError(res, error, logger));
-  return app;
+  try {
+    // Before any route: request ids, access log and metrics cover every request, 404s included.
+    app.use(requestObserver(logger, app.get(MetricsService)));
+    app.useBodyParser('json', { limit: config.maxJsonBodyBytes });
+    app.useBodyParser('urlencoded', { limit: config.maxJsonBodyBytes, extended: false });
+    setUpSwagger(app);
+    await app.init();
+    // Errors raised by Express middleware outside Nest's routing (e.g. a malformed JSON body) get the same shape.
+    app.use((error: unknown, _req: IncomingMessage, res: ServerResponse, _next: () => void) => writeError(res, error, logger));
+    return app;
+  } catch (error) {
+    // Release what the modules opened (the database above all) so a failed start does not hang the process.
+    await app.close().catch(() => undefined);
+    throw error;
+  }
 }
 
 function setUpSwagger(app: INestApplication): void {

@@ -68,6 +68,17 @@ class MessageWriter {
 /** Unsigned LEB128; negative int64 values use the 10-byte two's complement form protobuf specifies. */
 function encodeVarint(value: number): Uint8Array {
   if (!Number.isSafeInteger(value)) throw new RangeError(`varint value ${value} is not a safe integer`);
+  if (value >= 0 && value < 0x80) return Uint8Array.of(value);
+  if (value >= 0 && value < 2 ** 31) {
+    const out: number[] = [];
+    let n = value;
+    while (n >= 0x80) {
+      out.push((n & 0x7f) | 0x80);
+      n >>>= 7;
+    }
+    out.push(n);
+    return Uint8Array.from(out);
+  }
   let v = BigInt.asUintN(64, BigInt(value));
   const out: number[] = [];
   while (v >= 0x80n) {

@@ -61,6 +61,23 @@ describe('parseAdapterConfig', () => {
   for (const [name, json, message] of bad) {
     it(`rejects ${name}`, () => assert.throws(() => parseAdapterConfig(json), (e: Error & { code?: string }) => e.code === 'ADAPTER_CONFIG_INVALID' && message.test(e.message)));
   }
+  it('re-serialises a config as PEFT writes it (sorted keys, indent 2) byte for byte', () => {
+    const peftWritten = JSON.stringify(
+      {
+        alpha_pattern: {}, auto_mapping: null, base_model_name_or_path: 'HuggingFaceTB/SmolLM2-135M', bias: 'none', eva_config: null,
+        exclude_modules: null, fan_in_fan_out: false, inference_mode: true, init_lora_weights: true, layer_replication: null,
+        layers_pattern: null, layers_to_transform: null, loftq_config: {}, lora_alpha: 32, lora_bias: false, lora_dropout: 0.05,
+        megatron_config: null, megatron_core: 'megatron.core', modules_to_save: null, peft_type: 'LORA', r: 16, rank_pattern: {},
+        revision: null, target_modules: ['v_proj', 'q_proj'], task_type: 'CAUSAL_LM', use_dora: false, use_rslora: false,
+      },
+      null,
+      2,
+    ) + '\n';
+    const c = parseAdapterConfig(JSON.parse(peftWritten));
+    assert.equal(c.r, 16);
+    assert.equal(scalingFor(c, q0), 2);
+    assert.equal(serializeAdapterConfig(c), peftWritten);
+  });
   it('serialises with sorted keys and 2-space indent, writing changed fields over raw', () => {
     const c = parseAdapterConfig({ r: 4, peft_type: 'LORA', layers_to_transform: 1, zz: true });
     const text = serializeAdapterConfig(c);

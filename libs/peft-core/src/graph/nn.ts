@@ -81,10 +81,10 @@ export interface CrossEntropyOptions {
 export function crossEntropy(g: Graph, logits: Value, targets: Value, options: CrossEntropyOptions = {}): Value {
   if (targets.rank !== logits.rank - 1) throw shapeError(`crossEntropy: targets must have rank ${logits.rank - 1}, got ${targets.rank}`);
   if (targets.dtype !== 'int64' && targets.dtype !== 'int32') throw graphError(`crossEntropy: targets must be int64 or int32, got ${targets.dtype}`);
-  const keep = g.cast(g.equal(targets, options.ignoreIndex ?? -100), 'bool');
-  const valid = g.cast(g.equal(g.cast(keep, 'int32'), 0), logits.dtype);
+  const ignored = g.equal(targets, options.ignoreIndex ?? -100);
+  const valid = g.where(ignored, g.scalar(0, logits.dtype), g.scalar(1, logits.dtype));
   // Ignored positions gather index 0 (any valid index) and are then zeroed by the mask.
-  const safeTargets = g.where(keep, g.scalar(0, targets.dtype), targets);
+  const safeTargets = g.where(ignored, g.scalar(0, targets.dtype), targets);
   const logp = g.logSoftmax(logits, -1);
   const picked = g.squeeze(g.gatherElements(logp, g.unsqueeze(safeTargets, [-1]), -1), [-1]);
   const axes = Array.from({ length: targets.rank }, (_, i) => i);

@@ -14,9 +14,9 @@ export class AdapterAliasDto {
 export class LineageEdgeDto {
   @ApiProperty({ enum: ['parent', 'base_model', 'job', 'dataset', 'transferred_from'] }) @Field() kind!: string;
   @ApiPropertyOptional({ description: 'For parent / transferred_from: the parent version as name@vN' })
-  @Field({ nullable: true })
+  @Field(() => String, { nullable: true })
   parentVersion?: string | null;
-  @ApiPropertyOptional({ description: 'Base model name, job id or dataset sha256' }) @Field({ nullable: true }) ref?: string | null;
+  @ApiPropertyOptional({ description: 'Base model name, job id or dataset sha256' }) @Field(() => String, { nullable: true }) ref?: string | null;
 }
 
 @ObjectType('AdapterVersion')

@@ -1,0 +1,3 @@
+import { catalogFlowSuite } from './catalog-flow';
+
+catalogFlowSuite('directory blob store', { blobStore: 'dir' });

@@ -1,0 +1,110 @@
+import { PeftCoreError } from '../errors';
+import type { LinearModule } from '../formats/model-config';
+import type { Graph } from '../graph/graph';
+import type { Value } from '../graph/value';
+
+/** Where a linear projection sits, passed to the wiring so it can find its adapter slot. */
+export interface LinearSite {
+  /** Module path, e.g. 'model.layers.0.self_attn.q_proj' (the key PEFT adapters use). */
+  readonly path: string;
+  readonly layer: number;
+  readonly module: LinearModule;
+  readonly inFeatures: number;
+  readonly outFeatures: number;
+}
+
+/**
+ * How LoRA adapters enter the decoder. The decoder calls `adaptLinear` after every base
+ * projection y = x·Wᵀ(+b); a wiring returns y plus its adapters' contribution. New schemes
+ * (MeteoRA's gated top-k mixture, FlyLoRA, X-Cross fusion) are new implementations of this
+ * interface, so adding one never touches the others or the decoder.
+ */
+export interface LoraWiring {
+  readonly kind: string;
+  /** x: [batch, seq, in]; y: [batch, seq, out] (the base output). */
+  adaptLinear(g: Graph, site: LinearSite, x: Value, y: Value): Value;
+  /** Optional hook on each decoder layer's output [batch, seq, hidden] (layer-wise fusion). */
+  afterLayer?(g: Graph, layer: number, hidden: Value): Value;
+}
+
+/** One adapter's tensors for one module: A [r, in], B [out, r]. */
+export interface SingleLoraSlot {
+  readonly A: Value;
+  readonly B: Value;
+  /** alpha/r (or a fed scalar value); multiplies B·A·x. */
+  readonly scaling: number | Value;
+}
+
+/** One adapter for the whole batch: y += s · (x Aᵀ) Bᵀ on every targeted module. */
+export class SingleLoraWiring implements LoraWiring {
+  readonly kind = 'single';
+  constructor(readonly modules: ReadonlyMap<string, SingleLoraSlot>) {
+    for (const [path, slot] of modules) {
+      if (slot.A.rank !== 2 || slot.B.rank !== 2) {
+        throw new PeftCoreError('SHAPE_MISMATCH', `${path}: single LoRA expects A [r, in] and B [out, r], got A [${slot.A.shape.join(', ')}], B [${slot.B.shape.join(', ')}]`);
+      }
+    }
+  }
+
+  adaptLinear(g: Graph, site: LinearSite, x: Value, y: Value): Value {
+    const slot = this.modules.get(site.path);
+    if (slot === undefined) return y;
+    checkFeatureDims(site, slot.A.shape[1], slot.B.shape[0]);
+    // Scale the rank-r intermediate rather than the [.., out] result: r ≪ out.
+    const xa = g.mul(g.matmul(x, slot.A, { transB: true }), slot.scaling);
+    return g.add(y, g.matmul(xa, slot.B, { transB: true }));
+  }
+}
+
+/** A stacked pool for one module: A [P, R, in], B [P, out, R], scaling [P]. */
+export interface PoolLoraSlot {
+  readonly A: Value;
+  readonly B: Value;
+  readonly scaling: Value;
+}
+
+/**
+ * A different adapter per batch row, gathered from stacked pools (S-LoRA / Punica):
+ * y_b += s[i_b] · (x_b A[i_b]ᵀ) B[i_b]ᵀ with i = adapterIndex [batch] int64. Ranks are padded to the
+ * pool's R with zeros (exact: padded rank rows contribute 0). By convention slot 0 is all zeros,
+ * meaning "no adapter" for that row.
+ */
+export class PoolLoraWiring implements LoraWiring {
+  readonly kind = 'pool';
+  constructor(
+    readonly adapterIndex: Value,
+    readonly modules: ReadonlyMap<string, PoolLoraSlot>,
+  ) {
+    if (adapterIndex.rank !== 1 || adapterIndex.dtype !== 'int64') {
+      throw new PeftCoreError('SHAPE_MISMATCH', `pool LoRA: adapterIndex must be int64 [batch], got ${adapterIndex.dtype} [${adapterIndex.shape.join(', ')}]`);
+    }
+    for (const [path, slot] of modules) {
+      if (slot.A.rank !== 3 || slot.B.rank !== 3 || slot.scaling.rank !== 1) {
+        throw new PeftCoreError(
+          'SHAPE_MISMATCH',
+          `${path}: pool LoRA expects A [P, R, in], B [P, out, R], scaling [P], got A [${slot.A.shape.join(', ')}], B [${slot.B.shape.join(', ')}], scaling [${slot.scaling.shape.join(', ')}]`,
+        );
+      }
+    }
+  }
+
+  adaptLinear(g: Graph, site: LinearSite, x: Value, y: Value): Value {
+    const slot = this.modules.get(site.path);
+    if (slot === undefined) return y;
+    checkFeatureDims(site, slot.A.shape[2], slot.B.shape[1]);
+    const rowA = g.gather(slot.A, this.adapterIndex); // [batch, R, in]
+    const rowB = g.gather(slot.B, this.adapterIndex); // [batch, out, R]
+    const rowScale = g.unsqueeze(g.gather(slot.scaling, this.adapterIndex), [1, 2]); // [batch, 1, 1]
+    const xa = g.mul(g.matmul(x, rowA, { transB: true }), rowScale); // [batch, seq, R]
+    return g.add(y, g.matmul(xa, rowB, { transB: true }));
+  }
+}
+
+function checkFeatureDims(site: LinearSite, inDim: number | string | undefined, outDim: number | string | undefined): void {
+  if ((typeof inDim === 'number' && inDim !== site.inFeatures) || (typeof outDim === 'number' && outDim !== site.outFeatures)) {
+    throw new PeftCoreError(
+      'ADAPTER_INCOMPATIBLE',
+      `${site.path}: LoRA tensors are for [${outDim}, ${inDim}] but the layer is [${site.outFeatures}, ${site.inFeatures}]`,
+    );
+  }
+}
