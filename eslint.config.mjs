@@ -17,4 +17,9 @@ export default tseslint.config(
     files: ['libs/gpu-kernels/src/**/*.ts'],
     rules: { 'no-restricted-imports': 'off' },
   },
+  {
+    // The runner scripts are plain CommonJS, loaded before any TypeScript hook exists.
+    files: ['tools/**/*.js'],
+    rules: { '@typescript-eslint/no-require-imports': 'off' },
+  },
 );

@@ -25,4 +25,5 @@ export type PeftCoreErrorCode =
   | 'GRAPH_INVALID'
   | 'UNSUPPORTED'
   | 'INVALID_ARGUMENT'
-  | 'SINGULAR_MATRIX';
+  | 'SINGULAR_MATRIX'
+  | 'TRAINING_DIVERGED';

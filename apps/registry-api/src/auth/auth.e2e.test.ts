@@ -1,4 +1,7 @@
 import assert from 'node:assert/strict';
+import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import * as path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { DatabaseService } from '../database/database.service';
 import { createTestApp, type TestApp } from '../testing';
@@ -129,5 +132,27 @@ describe('GraphQL and OpenAPI', () => {
     assert.ok(res.body.paths['/api/v1/keys/{id}'].delete);
     const ui = await t.http.get('/api/docs/').expect(200);
     assert.match(ui.text, /swagger/i);
+  });
+});
+
+describe('bootstrap admin key', () => {
+  it('is created once, logged, written to BOOTSTRAP_KEY_FILE with mode 0600, and not again after a restart', async () => {
+    const dataDir = mkdtempSync(path.join(tmpdir(), 'registry-bootstrap-'));
+    const file = path.join(dataDir, 'secrets', 'admin.key');
+    const t = await createTestApp({ dataDir, env: { BOOTSTRAP_KEY_FILE: file } });
+    try {
+      assert.equal(t.config.bootstrapKeyFile, file);
+      assert.equal(readFileSync(file, 'utf8').trim(), t.adminKey);
+      assert.equal(statSync(file).mode & 0o777, 0o600);
+      const announced = t.logs().filter((l) => l.bootstrapKey !== undefined);
+      assert.equal(announced.length, 1);
+      assert.equal(announced[0]!.bootstrapKey, t.adminKey);
+      await t.restart();
+      assert.equal(t.logs().filter((l) => l.bootstrapKey !== undefined).length, 1, 'no second bootstrap key');
+      await t.http.get('/api/v1/keys').set('x-api-key', t.adminKey).expect(200);
+    } finally {
+      await t.close();
+      rmSync(dataDir, { recursive: true, force: true });
+    }
   });
 });

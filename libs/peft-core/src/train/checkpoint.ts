@@ -6,7 +6,8 @@
  *   optimizer step counts, the loss history, and the caller's run description (hyperparameters);
  * - `trainer_tensors.safetensors` (F32, bit-exact): `param/<name>` trainable parameters,
  *   `adam_m/<name>` and `adam_v/<name>` AdamW moments, and `base/<name>` for base weights the run
- *   changed (PiSSA / LoRA-GA residual bases), so a resumed run needs only the original checkpoint.
+ *   changed (PiSSA / LoRA-GA residual bases), so a resumed run needs only the original checkpoint,
+ *   and `init/<name>` the LoRA factors at init of those methods (for the conversion to plain LoRA).
  */
 import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
@@ -29,6 +30,8 @@ export interface TrainingCheckpoint {
   readonly sampler: SamplerState;
   /** Base weights that differ from the loaded base (residual bases of PiSSA / LoRA-GA). */
   readonly baseOverrides: ReadonlyMap<string, HostTensor>;
+  /** The LoRA factors at init of residual-base methods, by parameter name (empty otherwise). */
+  readonly initialFactors: ReadonlyMap<string, HostTensor>;
   /** Training loss of every completed step, in order. */
   readonly losses: readonly number[];
   /** The run's description (hyperparameters, mode), checked by the trainer on resume. */
@@ -42,6 +45,7 @@ interface StateJson {
   optimizerSteps: Record<string, number>;
   params: Record<string, number[]>;
   baseOverrides: Record<string, number[]>;
+  initialFactors: Record<string, number[]>;
   losses: number[];
   run: Record<string, unknown>;
 }
@@ -65,6 +69,7 @@ export async function saveTrainingCheckpoint(dir: string, ckpt: TrainingCheckpoi
     sources.push(f32Source(`adam_v/${name}`, hostTensor(t.shape, st.expAvgSq)));
   }
   for (const [name, t] of ckpt.baseOverrides) sources.push(f32Source(`base/${name}`, t));
+  for (const [name, t] of ckpt.initialFactors) sources.push(f32Source(`init/${name}`, t));
   await writeSafetensorsFile(path.join(dir, TRAINER_TENSORS_FILE), sources, { format: 'palette-trainer' });
   const state: StateJson = {
     formatVersion: FORMAT_VERSION,
@@ -73,6 +78,7 @@ export async function saveTrainingCheckpoint(dir: string, ckpt: TrainingCheckpoi
     optimizerSteps: Object.fromEntries(Object.entries(ckpt.optimizer.params).map(([n, s]) => [n, s.step])),
     params: shapes(ckpt.params),
     baseOverrides: shapes(ckpt.baseOverrides),
+    initialFactors: shapes(ckpt.initialFactors),
     losses: [...ckpt.losses],
     run: { ...ckpt.run },
   };
@@ -109,7 +115,9 @@ export async function loadTrainingCheckpoint(dir: string): Promise<TrainingCheck
     }
     const baseOverrides = new Map<string, HostTensor>();
     for (const [name, shape] of Object.entries(state.baseOverrides)) baseOverrides.set(name, await read(`base/${name}`, shape));
-    return { step: state.step, params, optimizer: { params: optimizer }, sampler: state.sampler, baseOverrides, losses: state.losses, run: state.run };
+    const initialFactors = new Map<string, HostTensor>();
+    for (const [name, shape] of Object.entries(state.initialFactors)) initialFactors.set(name, await read(`init/${name}`, shape));
+    return { step: state.step, params, optimizer: { params: optimizer }, sampler: state.sampler, baseOverrides, initialFactors, losses: state.losses, run: state.run };
   } finally {
     await file.close();
   }

@@ -14,9 +14,11 @@ import { linearShape } from '../formats/model-modules';
 import { compile, type CompiledGraph } from '../graph/compile';
 import { gradients } from '../graph/autodiff';
 import { Graph } from '../graph/graph';
-import { tensorData } from '../graph/tensor-data';
 import type { Value } from '../graph/value';
-import { buildDecoderForward, declareDecoderInputs, declareDecoderParams, declareSingleLora } from '../model';
+import { buildDecoderForward } from '../model/decoder';
+import { declareDecoderInputs } from '../model/decoder-inputs';
+import { declareDecoderParams } from '../model/decoder-params';
+import { SingleLoraWiring, type SingleLoraSlot } from '../model/lora-wiring';
 import type { HostTensor } from '../tensor/host-tensor';
 import type { Batch } from './data';
 import { causalLmLoss } from './loss';
@@ -96,16 +98,17 @@ function buildTrainingGraph(o: TrainingGraphOptions): Built {
   const wrt: Value[] = [];
   let logits: Value;
   if (o.trainable.kind === 'lora') {
-    const lora = declareSingleLora(g, o.config, { targets: [...o.trainable.modules], rank: o.trainable.rank, scaling: o.trainable.scaling });
-    logits = buildDecoderForward(g, o.config, params, inputs, lora.wiring).logits;
+    const slots = new Map<string, SingleLoraSlot>();
     for (const path of o.trainable.modules) {
-      const m = lora.wiring.modules.get(path);
-      if (m === undefined) throw new PeftCoreError('GRAPH_INVALID', `training graph: the LoRA wiring has no module ${path}`);
-      for (const [factor, v] of [['A', m.A], ['B', m.B]] as const) {
+      const A = g.input(loraParamName(path, 'A'), 'float32', shapes.get(loraParamName(path, 'A'))!);
+      const B = g.input(loraParamName(path, 'B'), 'float32', shapes.get(loraParamName(path, 'B'))!);
+      slots.set(path, { A, B, scaling: o.trainable.scaling });
+      for (const [factor, v] of [['A', A], ['B', B]] as const) {
         inputOf.set(loraParamName(path, factor), leafName(v, `lora ${factor} of ${path}`));
         wrt.push(v);
       }
     }
+    logits = buildDecoderForward(g, o.config, params, inputs, new SingleLoraWiring(slots)).logits;
   } else {
     logits = buildDecoderForward(g, o.config, params, inputs).logits;
     for (const name of o.trainable.names) {
@@ -184,18 +187,17 @@ export class TrainingGraph {
     const slots = new BigInt64Array(batch.seqLen);
     for (let t = 0; t < slots.length; t++) slots[t] = BigInt(t);
     const all: Record<string, KernelTensor> = {
-      [b.tokensInput]: tensorData('int64', [batch.rows, batch.seqLen]),
+      [b.tokensInput]: { dtype: 'int64', shape: [batch.rows, batch.seqLen], data: batch.inputIds },
       [b.positionsInput]: { dtype: 'int64', shape: [batch.rows, batch.seqLen], data: positions },
       [b.querySlotsInput]: { dtype: 'int64', shape: [batch.seqLen], data: slots },
       [b.targetsInput]: { dtype: 'int64', shape: [batch.rows, batch.seqLen], data: batch.targets },
     };
-    all[b.tokensInput] = { dtype: 'int64', shape: [batch.rows, batch.seqLen], data: batch.inputIds };
     for (const [name, shape] of this.shapes) {
       const data = params.get(name);
       if (data === undefined) throw new PeftCoreError('INVALID_ARGUMENT', `training step: no value for trainable parameter ${name}`);
       all[b.inputOf.get(name)!] = { dtype: 'float32', shape: [...shape], data };
     }
-    // Emission drops inputs the chosen outputs do not need (e.g. none here, but the eval graph may).
+    // Emission drops inputs the chosen outputs do not need: the loss-only graph takes fewer.
     const feeds: Record<string, KernelTensor> = {};
     for (const name of wanted) {
       const t = all[name];
