@@ -25,5 +25,6 @@ export type PeftCoreErrorCode =
   | 'GRAPH_INVALID'
   | 'UNSUPPORTED'
   | 'INVALID_ARGUMENT'
+  | 'DATASET_INVALID'
   | 'SINGULAR_MATRIX'
   | 'TRAINING_DIVERGED';

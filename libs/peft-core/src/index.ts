@@ -22,3 +22,7 @@ export * from './formats/checkpoint';
 export * from './formats/peft-adapter';
 export * from './tokenizer';
 export * from './sketch/weight-sketch';
+export * from './model';
+export * from './world';
+export * from './datasets';
+export * from './train';

@@ -1,6 +1,7 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { AuditService } from '../audit/audit.service';
 import { domainErrors } from '../common/domain-error';
+import { AppLogger } from '../common/logging/app-logger';
 import { APP_CONFIG, type AppConfig } from '../config/app-config';
 import { DatabaseService } from '../database/database.service';
 import type { ApiKey } from '../generated/prisma/client';
@@ -21,6 +22,7 @@ export class ApiKeysService {
   constructor(
     private readonly db: DatabaseService,
     private readonly audit: AuditService,
+    private readonly logger: AppLogger,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
   ) {}
 
@@ -44,6 +46,7 @@ export class ApiKeysService {
       });
       return created;
     });
+    this.logger.info({ keyId: key.id, name, role: input.role, actor }, 'api key created');
     return { key, plaintext: generated.plaintext };
   }
 

@@ -3,6 +3,7 @@ import { AdapterDownloadService } from './adapters/adapter-download.service';
 import { AdapterUploadService } from './adapters/adapter-upload.service';
 import { AdaptersController } from './adapters/adapters.controller';
 import { AdaptersService } from './adapters/adapters.service';
+import { CatalogReadCache } from './cache/catalog-read-cache';
 import { BaseModelsController } from './base-models/base-models.controller';
 import { BaseModelsService } from './base-models/base-models.service';
 import { CatalogResolver } from './graphql/catalog.resolver';
@@ -16,7 +17,7 @@ import { SearchService } from './search/search.service';
  */
 @Module({
   controllers: [BaseModelsController, AdaptersController, SearchController],
-  providers: [BaseModelsService, AdaptersService, AdapterUploadService, AdapterDownloadService, SearchService, CatalogResolver],
-  exports: [BaseModelsService, AdaptersService, AdapterUploadService, SearchService],
+  providers: [{ provide: CatalogReadCache, useFactory: () => new CatalogReadCache() }, BaseModelsService, AdaptersService, AdapterUploadService, AdapterDownloadService, SearchService, CatalogResolver],
+  exports: [CatalogReadCache, BaseModelsService, AdaptersService, AdapterUploadService, SearchService],
 })
 export class CatalogModule {}

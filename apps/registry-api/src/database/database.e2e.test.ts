@@ -1,6 +1,11 @@
 import assert from 'node:assert/strict';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import * as path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { createTestApp, type TestApp } from '../testing';
+import { copyTemplateTo } from '../testing/pglite-template';
+import { DataDirLockedError } from './data-dir-lock';
 import { DatabaseService, NestedTransactionError } from './database.service';
 import { EMBEDDING_DIMENSIONS, parseVector, vectorLiteral } from './vectors';
 
@@ -157,6 +162,29 @@ describe('persistence in DATA_DIR', () => {
       assert.equal(listed.body.filter((k: { name: string }) => k.name === 'bootstrap-admin').length, 1);
     } finally {
       await t.close();
+    }
+  });
+});
+
+describe('PGlite data directory lock', () => {
+  it('refuses a second opener of a directory in use and takes over a stale lock', async () => {
+    const t = await createTestApp();
+    const dir = mkdtempSync(path.join(tmpdir(), 'registry-lock-'));
+    try {
+      const database = t.config.database;
+      assert.equal(database.kind, 'pglite');
+      await assert.rejects(DatabaseService.open(database, { transactionTimeoutMs: 5000 }), DataDirLockedError);
+
+      const dataDir = path.join(dir, 'pglite');
+      await copyTemplateTo(dataDir);
+      writeFileSync(`${dataDir}.lock`, '2147483646'); // no such process
+      const db = await DatabaseService.open({ kind: 'pglite', dataDir }, { transactionTimeoutMs: 5000 });
+      await db.ping();
+      await db.close();
+      assert.equal(existsSync(`${dataDir}.lock`), false, 'released on close');
+    } finally {
+      await t.close();
+      rmSync(dir, { recursive: true, force: true });
     }
   });
 });

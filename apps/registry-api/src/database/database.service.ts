@@ -8,6 +8,7 @@ import { PrismaPGlite } from 'pglite-prisma-adapter';
 import { Client as PgClient } from 'pg';
 import type { AppConfig } from '../config/app-config';
 import { PrismaClient, type Prisma } from '../generated/prisma/client';
+import { acquireDataDirLock } from './data-dir-lock';
 import { applyMigrations, DEFAULT_MIGRATIONS_DIR, readMigrations, type MigrationResult, type MigrationTarget } from './migrations';
 import { Mutex } from './mutex';
 
@@ -50,20 +51,23 @@ export class DatabaseService implements OnApplicationShutdown {
     readonly kind: 'pglite' | 'postgres',
     private readonly transactionTimeoutMs: number,
     readonly migrations: MigrationResult,
-    private readonly pglite: PGlite | undefined,
+    private readonly embedded: { pglite: PGlite; releaseLock: () => void } | undefined,
   ) {}
 
   static async open(database: AppConfig['database'], options: DatabaseOpenOptions): Promise<DatabaseService> {
     const migrations = readMigrations(options.migrationsDir ?? DEFAULT_MIGRATIONS_DIR);
     if (database.kind === 'pglite') {
       mkdirSync(database.dataDir, { recursive: true });
-      const pglite = await PGlite.create({ dataDir: database.dataDir, extensions: { vector } });
+      const releaseLock = acquireDataDirLock(database.dataDir);
+      let pglite: PGlite | undefined;
       try {
+        pglite = await PGlite.create({ dataDir: database.dataDir, extensions: { vector } });
         const result = await applyMigrations(pgliteTarget(pglite), migrations);
         const prisma = new PrismaClient({ adapter: new PrismaPGlite(pglite) });
-        return new DatabaseService(prisma, 'pglite', options.transactionTimeoutMs, result, pglite);
+        return new DatabaseService(prisma, 'pglite', options.transactionTimeoutMs, result, { pglite, releaseLock });
       } catch (error) {
-        await pglite.close();
+        await pglite?.close();
+        releaseLock();
         throw error;
       }
     }
@@ -101,7 +105,10 @@ export class DatabaseService implements OnApplicationShutdown {
     // Let queued transactions finish before the connection goes away.
     await this.transactionLock.runExclusive(async () => {
       await this.prisma.$disconnect();
-      if (this.pglite && !this.pglite.closed) await this.pglite.close();
+      if (this.embedded) {
+        if (!this.embedded.pglite.closed) await this.embedded.pglite.close();
+        this.embedded.releaseLock();
+      }
     });
   }
 

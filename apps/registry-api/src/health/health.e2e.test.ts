@@ -1,4 +1,7 @@
 import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import * as path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { createTestApp, type TestApp } from '../testing';
 
@@ -30,6 +33,13 @@ describe('health, metrics and request ids', () => {
     assert.equal(line.route, '/healthz');
   });
 
+  it('keeps the request id in logs written by handlers after the JSON body was read', async () => {
+    await t.http.post('/api/v1/keys').set('x-api-key', t.adminKey).set('x-request-id', 'create-key-1').send({ name: 'logged', role: 'reader' }).expect(201);
+    const line = t.logs().find((l) => l.msg === 'api key created' && l.name === 'logged');
+    assert.ok(line);
+    assert.equal(line.reqId, 'create-key-1');
+  });
+
   it('generates a request id when the client sends none or a malformed one', async () => {
     const fresh = await t.http.get('/healthz').expect(200);
     assert.match(String(fresh.headers['x-request-id']), /^[0-9a-f-]{36}$/);
@@ -51,5 +61,25 @@ describe('health, metrics and request ids', () => {
     const res = await t.http.get('/nope').set('x-api-key', t.adminKey).expect(404);
     assert.equal(res.body.error.code, 'NOT_FOUND');
     assert.equal(typeof res.body.error.message, 'string');
+  });
+});
+
+describe('readiness when a dependency is down', () => {
+  it('answers 503 naming the failed check while liveness stays 200', async () => {
+    const dataDir = mkdtempSync(path.join(tmpdir(), 'registry-notready-'));
+    // A regular file where the blob directory's parent should be: the store cannot create its root.
+    writeFileSync(path.join(dataDir, 'not-a-dir'), '');
+    const t = await createTestApp({ dataDir, env: { BLOB_DIR: path.join(dataDir, 'not-a-dir', 'blobs') } });
+    try {
+      const res = await t.http.get('/readyz').expect(503);
+      assert.equal(res.body.status, 'not_ready');
+      assert.deepEqual(res.body.checks.database, { ok: true });
+      assert.equal(res.body.checks.blobStore.ok, false);
+      assert.match(res.body.checks.blobStore.error, /not writable/);
+      await t.http.get('/healthz').expect(200);
+    } finally {
+      await t.close();
+      rmSync(dataDir, { recursive: true, force: true });
+    }
   });
 });

@@ -1,4 +1,5 @@
 import type { BlobStore } from '@palette/object-store';
+import type { Response as SuperagentResponse } from 'superagent';
 import type request from 'supertest';
 import { DatabaseService } from '../../src/database/database.service';
 import { BLOB_STORE } from '../../src/storage/blob-store.provider';
@@ -61,9 +62,11 @@ export async function listBlobs(t: TestApp): Promise<string[]> {
 }
 
 /** supertest buffers binary bodies only when told to; this parser collects raw bytes. */
-export function binaryParser(res: NodeJS.ReadableStream & { setEncoding?: unknown }, callback: (err: Error | null, body: Buffer) => void): void {
+export function binaryParser(res: SuperagentResponse, callback: (err: Error | null, body: Buffer) => void): void {
+  // At parse time superagent hands over the raw response stream.
+  const stream = res as unknown as NodeJS.ReadableStream;
   const chunks: Buffer[] = [];
-  res.on('data', (chunk: Buffer) => chunks.push(chunk));
-  res.on('end', () => callback(null, Buffer.concat(chunks)));
-  res.on('error', (err: Error) => callback(err, Buffer.alloc(0)));
+  stream.on('data', (chunk: Buffer) => chunks.push(chunk));
+  stream.on('end', () => callback(null, Buffer.concat(chunks)));
+  stream.on('error', (err: Error) => callback(err, Buffer.alloc(0)));
 }

@@ -115,12 +115,12 @@ export function stepFeeds(step: StepInputs): Record<string, TensorData> {
   };
   if (step.withKeySlots ?? past > 0) feeds[n.keySlots] = arange(0, total);
   if (step.keyPadding !== undefined) {
+    if (step.keyPadding.length !== batch) throw new PeftCoreError('SHAPE_MISMATCH', `decoder feeds: ${step.keyPadding.length} key padding rows for a batch of ${batch}`);
     const mask = new BigInt64Array(batch * total);
     step.keyPadding.forEach((row, b) => {
       if (row.length !== total) throw new PeftCoreError('SHAPE_MISMATCH', `decoder feeds: key padding row ${b} has ${row.length} entries, expected ${total}`);
       row.forEach((v, j) => (mask[b * total + j] = v ? 1n : 0n));
     });
-    if (step.keyPadding.length !== batch) throw new PeftCoreError('SHAPE_MISMATCH', `decoder feeds: ${step.keyPadding.length} key padding rows for a batch of ${batch}`);
     feeds[n.keyPadding] = tensorData('int64', [batch, total], mask);
   }
   return feeds;

@@ -1,6 +1,7 @@
 import { PeftCoreError } from '../errors';
 import { LINEAR_MODULES, type LinearModule, type ModelConfig } from '../formats/model-config';
 import { layerModulePath, linearShape } from '../formats/model-modules';
+import { mulDims } from '../graph/dims';
 import type { Graph } from '../graph/graph';
 import * as nn from '../graph/nn';
 import { tensorData } from '../graph/tensor-data';
@@ -158,11 +159,12 @@ function selfAttention(
   const values = past ? g.transpose(presentKv.value, [1, 2, 0, 3]) : g.transpose(v, [0, 2, 1, 3]);
 
   const scaledQ = g.mul(g.transpose(q, [0, 2, 1, 3]), 1 / Math.sqrt(d)); // [batch, heads, seq, d]
-  const groupedQ = g.reshape(scaledQ, [batch, nKv, -1, d]); // [batch, kvHeads, groups·seq, d]
+  const groupedSeq = mulDims(groups, seq);
+  const groupedQ = g.reshape(scaledQ, [batch, nKv, groupedSeq, d]); // [batch, kvHeads, groups·seq, d]
   const scores = g.matmul(groupedQ, keys, { transB: true }); // [batch, kvHeads, groups·seq, keys]
   const keyCount = keys.shape[2]!;
   const masked = g.add(g.reshape(scores, [batch, nKv, groups, seq, keyCount]), mask);
-  const probs = g.reshape(g.softmax(masked, -1), [batch, nKv, -1, keyCount]);
+  const probs = g.reshape(g.softmax(masked, -1), [batch, nKv, groupedSeq, keyCount]);
   const context = g.reshape(g.matmul(probs, values), [batch, config.numHeads, seq, d]);
   const merged = g.reshape(g.transpose(context, [0, 2, 1, 3]), [batch, seq, config.numHeads * d]);
   return { output: linear('o_proj', merged), newKv, presentKv };

@@ -80,6 +80,7 @@ export class KvCache {
    * compute in later steps. O(cache) once per call.
    */
   keepRows(rows: readonly number[]): void {
+    if (rows.length === 0) throw new PeftCoreError('INVALID_ARGUMENT', 'KvCache.keepRows: at least one row must remain');
     if (rows.some((r, i) => !Number.isInteger(r) || r < 0 || r >= this.rows || (i > 0 && r <= rows[i - 1]!))) {
       throw new PeftCoreError('INVALID_ARGUMENT', `KvCache.keepRows: rows must be ascending indices below ${this.rows}, got [${rows.join(', ')}]`);
     }

@@ -1,5 +1,6 @@
 import { PeftCoreError } from '../errors';
 import { loadCheckpoint } from '../formats/checkpoint';
+import { expectedWeightShapes } from '../formats/hf-config';
 import type { ModelConfig } from '../formats/model-config';
 import { compile, type CompiledGraph } from '../graph/compile';
 import { Graph } from '../graph/graph';
@@ -133,7 +134,7 @@ export class LlamaModel {
       plan.kind === 'single'
         ? declareSingleLora(g, config, plan.targets, { scaling: 'fed' }).wiring
         : plan.kind === 'pool'
-          ? declarePoolLora(g, config, plan.targets).wiring
+          ? declarePoolLora(g, config, plan.targets, plan.strategy).wiring
           : undefined;
     const out = buildDecoderForward(g, config, params, inputs, wiring, { logits: mode === 'decode' ? 'last' : 'all' });
     g.output(DECODE_OUTPUTS.logits, out.logits);
@@ -154,8 +155,11 @@ export class LlamaModel {
     if (this.options.baseWeights !== 'inputs') return {};
     if (this.weightFeeds === undefined) {
       const feeds: Record<string, TensorData> = {};
-      for (const [name, t] of this.weights) feeds[name] = tensorData('float32', t.shape, t.data);
-      if (this.config.tieWordEmbeddings) delete feeds['lm_head.weight'];
+      for (const name of expectedWeightShapes(this.config).keys()) {
+        const t = this.weights.get(name);
+        if (t === undefined) throw new PeftCoreError('CHECKPOINT_INVALID', `weights are missing ${name}`);
+        feeds[name] = tensorData('float32', t.shape, t.data);
+      }
       this.weightFeeds = feeds;
     }
     return this.weightFeeds;

@@ -6,7 +6,7 @@ import type { TensorData } from '../graph/types';
 import type { Value } from '../graph/value';
 import type { LoraModule, LoraWeights } from '../lora/adapter';
 import { decoderLinearSites } from './decoder';
-import { PoolLoraWiring, type PoolLoraSlot, SingleLoraWiring, type SingleLoraSlot, type LinearSite } from './lora-wiring';
+import { DensePoolLoraWiring, PoolLoraWiring, type PoolLoraSlot, SingleLoraWiring, type SingleLoraSlot, type LinearSite } from './lora-wiring';
 
 /**
  * Graph inputs for LoRA adapters and the host tensors that feed them. Ranks are symbolic (one
@@ -99,21 +99,31 @@ export function singleLoraFeeds(config: ModelConfig, targets: LoraTargets, adapt
 }
 
 export interface PoolLoraInputs {
-  readonly wiring: PoolLoraWiring;
+  readonly wiring: PoolLoraWiring | DensePoolLoraWiring;
   readonly targets: LoraTargets;
 }
 
+/**
+ * 'gather' (S-LoRA/Punica): each row gathers its adapter, cost ∝ batch × adapter size — best when
+ * most rows use different adapters. 'dense': every row multiplies by the whole pool and a one-hot
+ * keeps its slot, cost ∝ pool × rank — best when many rows share few adapters.
+ */
+export type PoolStrategy = 'gather' | 'dense';
+
 export const poolLoraNames = {
   adapterIndex: 'lora_pool.adapter_index',
+  rowOneHot: 'lora_pool.row_onehot',
   A: (path: string): string => `lora_pool.${path}.A`,
   B: (path: string): string => `lora_pool.${path}.B`,
   scaling: (path: string): string => `lora_pool.${path}.scaling`,
 } as const;
 
-/** Declares the stacked pools A [pool, R, in], B [pool, out, R], scaling [pool] and adapter_index [batch]. */
-export function declarePoolLora(g: Graph, config: ModelConfig, targets: LoraTargets): PoolLoraInputs {
+/**
+ * Declares the stacked pools A [pool, R, in], B [pool, out, R], scaling [pool], and the row
+ * selector: adapter_index [batch] int64 ('gather') or row_onehot [batch, pool] float32 ('dense').
+ */
+export function declarePoolLora(g: Graph, config: ModelConfig, targets: LoraTargets, strategy: PoolStrategy = 'gather'): PoolLoraInputs {
   const sites = siteMap(config, targets);
-  const adapterIndex = g.input(poolLoraNames.adapterIndex, 'int64', ['batch']);
   const modules = new Map<string, PoolLoraSlot>();
   targets.paths.forEach((path, i) => {
     const site = sites.get(path)!;
@@ -124,7 +134,11 @@ export function declarePoolLora(g: Graph, config: ModelConfig, targets: LoraTarg
       scaling: g.input(poolLoraNames.scaling(path), 'float32', ['pool']),
     });
   });
-  return { wiring: new PoolLoraWiring(adapterIndex, modules), targets };
+  const wiring =
+    strategy === 'dense'
+      ? new DensePoolLoraWiring(g.input(poolLoraNames.rowOneHot, 'float32', ['batch', 'pool']), modules)
+      : new PoolLoraWiring(g.input(poolLoraNames.adapterIndex, 'int64', ['batch']), modules);
+  return { wiring, targets };
 }
 
 /**
@@ -161,9 +175,15 @@ export function poolLoraFeeds(config: ModelConfig, targets: LoraTargets, adapter
   return feeds;
 }
 
-/** adapter_index feed: one pool slot per row. */
-export function adapterIndexFeed(slots: readonly number[]): Record<string, TensorData> {
-  return { [poolLoraNames.adapterIndex]: tensorData('int64', [slots.length], slots) };
+/** The row selector feed: one pool slot per row, as an index ('gather') or a one-hot row ('dense'). */
+export function rowSelectorFeed(slots: readonly number[], poolSize: number, strategy: PoolStrategy = 'gather'): Record<string, TensorData> {
+  if (slots.some((s) => !Number.isInteger(s) || s < 0 || s >= poolSize)) {
+    throw new PeftCoreError('INVALID_ARGUMENT', `pool LoRA: row slots [${slots.join(', ')}] must lie in [0, ${poolSize})`);
+  }
+  if (strategy === 'gather') return { [poolLoraNames.adapterIndex]: tensorData('int64', [slots.length], slots) };
+  const onehot = new Float32Array(slots.length * poolSize);
+  slots.forEach((s, b) => (onehot[b * poolSize + s] = 1));
+  return { [poolLoraNames.rowOneHot]: tensorData('float32', [slots.length, poolSize], onehot) };
 }
 
 function siteMap(config: ModelConfig, targets: LoraTargets): Map<string, LinearSite> {

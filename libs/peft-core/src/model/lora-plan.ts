@@ -2,7 +2,7 @@ import { PeftCoreError } from '../errors';
 import type { ModelConfig } from '../formats/model-config';
 import type { TensorData } from '../graph/types';
 import type { LoraWeights } from '../lora/adapter';
-import { adapterIndexFeed, type LoraTargets, loraTargetsKey, loraTargetsOf, poolLoraFeeds, singleLoraFeeds } from './lora-inputs';
+import { type LoraTargets, type PoolStrategy, rowSelectorFeed, loraTargetsKey, loraTargetsOf, poolLoraFeeds, singleLoraFeeds } from './lora-inputs';
 
 /** What the caller asks for: one adapter for the batch, one per row (undefined = base), or none. */
 export type LoraSelection = LoraWeights | readonly (LoraWeights | undefined)[] | undefined;
@@ -15,7 +15,13 @@ export type LoraSelection = LoraWeights | readonly (LoraWeights | undefined)[] |
 export type LoraPlan =
   | { readonly kind: 'none' }
   | { readonly kind: 'single'; readonly targets: LoraTargets; readonly adapter: LoraWeights }
-  | { readonly kind: 'pool'; readonly targets: LoraTargets; readonly adapters: readonly LoraWeights[]; readonly rowSlots: readonly number[] };
+  | {
+      readonly kind: 'pool';
+      readonly targets: LoraTargets;
+      readonly adapters: readonly LoraWeights[];
+      readonly rowSlots: readonly number[];
+      readonly strategy: PoolStrategy;
+    };
 
 export function planLora(config: ModelConfig, selection: LoraSelection, batch: number): LoraPlan {
   if (selection === undefined) return { kind: 'none' };
@@ -30,11 +36,15 @@ export function planLora(config: ModelConfig, selection: LoraSelection, batch: n
   }
   // Slot 0 of the pool is the all-zero "no adapter" slot.
   const rowSlots = selection.map((a) => (a === undefined ? 0 : distinct.indexOf(a) + 1));
-  return { kind: 'pool', targets: loraTargetsOf(config, distinct), adapters: distinct, rowSlots };
+  // Dense reads the pool once per step, gather copies one adapter per row: dense wins when the
+  // pool (distinct adapters + the zero slot) is small against the batch. [measured in bench/model-forward]
+  const strategy: PoolStrategy = (distinct.length + 1) * 2 <= batch ? 'dense' : 'gather';
+  return { kind: 'pool', targets: loraTargetsOf(config, distinct), adapters: distinct, rowSlots, strategy };
 }
 
 export function planKey(plan: LoraPlan): string {
-  return plan.kind === 'none' ? 'none' : `${plan.kind}:${loraTargetsKey(plan.targets)}`;
+  if (plan.kind === 'none') return 'none';
+  return `${plan.kind === 'pool' ? `pool-${plan.strategy}` : plan.kind}:${loraTargetsKey(plan.targets)}`;
 }
 
 /** Adapter feeds that stay fixed for a whole call (pools are stacked once per call). */
@@ -51,7 +61,8 @@ export function planFeeds(config: ModelConfig, plan: LoraPlan): Record<string, T
 
 /** The per-row adapter slots for the rows still in the batch (pool wiring only). */
 export function rowSlotFeeds(plan: LoraPlan, rows: readonly number[]): Record<string, TensorData> {
-  return plan.kind === 'pool' ? adapterIndexFeed(rows.map((r) => plan.rowSlots[r]!)) : {};
+  if (plan.kind !== 'pool') return {};
+  return rowSelectorFeed(rows.map((r) => plan.rowSlots[r]!), plan.adapters.length + 1, plan.strategy);
 }
 
 function isPerRow(selection: LoraWeights | readonly (LoraWeights | undefined)[]): selection is readonly (LoraWeights | undefined)[] {

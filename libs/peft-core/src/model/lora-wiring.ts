@@ -1,5 +1,6 @@
 import { PeftCoreError } from '../errors';
 import type { LinearModule } from '../formats/model-config';
+import { mulDims } from '../graph/dims';
 import type { Graph } from '../graph/graph';
 import type { Value } from '../graph/value';
 
@@ -106,5 +107,39 @@ function checkFeatureDims(site: LinearSite, inDim: number | string | undefined, 
       'ADAPTER_INCOMPATIBLE',
       `${site.path}: LoRA tensors are for [${outDim}, ${inDim}] but the layer is [${site.outFeatures}, ${site.inFeatures}]`,
     );
+  }
+}
+
+/**
+ * The pool wiring computed densely: every row runs through the whole (small) pool and a one-hot
+ * row weight keeps its own slot: y_b += Σ_p w[b,p] s[p] · (x_b A[p]ᵀ) B[p]ᵀ with w = onehot(idx_b).
+ * Same result as PoolLoraWiring, but per step it reads each pool once instead of copying one
+ * adapter per row, which wins when many rows share few adapters (cost grows with pool × rank).
+ */
+export class DensePoolLoraWiring implements LoraWiring {
+  readonly kind = 'pool-dense';
+  constructor(
+    /** [batch, pool] float32, 1 at each row's slot. */
+    readonly rowOneHot: Value,
+    readonly modules: ReadonlyMap<string, PoolLoraSlot>,
+  ) {
+    if (rowOneHot.rank !== 2 || rowOneHot.dtype !== 'float32') {
+      throw new PeftCoreError('SHAPE_MISMATCH', `dense pool LoRA: rowOneHot must be float32 [batch, pool], got ${rowOneHot.dtype} [${rowOneHot.shape.join(', ')}]`);
+    }
+  }
+
+  adaptLinear(g: Graph, site: LinearSite, x: Value, y: Value): Value {
+    const slot = this.modules.get(site.path);
+    if (slot === undefined) return y;
+    checkFeatureDims(site, slot.A.shape[2], slot.B.shape[1]);
+    const [pool, rank] = slot.A.shape as [number | string, number | string];
+    const [batch, seq] = x.shape as [number | string, number | string];
+    const flatRank = mulDims(pool, rank);
+    const allA = g.reshape(slot.A, [flatRank, site.inFeatures]); // [pool·R, in], a view
+    const xa = g.reshape(g.matmul(x, allA, { transB: true }), [batch, seq, pool, rank]); // [batch, seq, pool, R]
+    const rowWeight = g.unsqueeze(g.mul(this.rowOneHot, slot.scaling), [1, 3]); // [batch, 1, pool, 1]
+    const kept = g.reshape(g.mul(xa, rowWeight), [batch, seq, flatRank]);
+    const allB = g.reshape(g.transpose(slot.B, [1, 0, 2]), [site.outFeatures, flatRank]); // [out, pool·R]
+    return g.add(y, g.matmul(kept, allB, { transB: true }));
   }
 }

@@ -17,9 +17,9 @@
 import { PeftCoreError } from '../errors';
 import { Rng } from '../util/rng';
 
-export type PromptCompletionExample = { readonly prompt: string; readonly completion: string };
-export type TextExample = { readonly text: string };
-export type TrainingExample = PromptCompletionExample | TextExample;
+export type PromptCompletionTrainingExample = { readonly prompt: string; readonly completion: string };
+export type TextTrainingExample = { readonly text: string };
+export type TrainingExample = PromptCompletionTrainingExample | TextTrainingExample;
 
 /** What the pipeline needs from a tokenizer; `Tokenizer` (tokenizer/) satisfies it. */
 export interface TextTokenizer {
@@ -38,7 +38,7 @@ export interface TokenizedExample {
 /** The value of a target that the loss skips (Hugging Face's ignore index). */
 export const IGNORE_INDEX = -100;
 
-export function isPromptCompletion(example: TrainingExample): example is PromptCompletionExample {
+export function isPromptCompletion(example: TrainingExample): example is PromptCompletionTrainingExample {
   return 'prompt' in example;
 }
 

@@ -74,7 +74,10 @@ export interface TaskSpec {
 export function defineTask(spec: TaskSpec): WorldTask {
   const solve = (input: string): string => {
     if (!spec.accepts(input)) {
-      throw new PeftCoreError('INVALID_ARGUMENT', `task ${spec.id}: input ${JSON.stringify(input)} is outside the task's domain`);
+      throw new PeftCoreError(
+        'INVALID_ARGUMENT',
+        `task ${spec.id}: input ${JSON.stringify(input)} is outside the task's domain`,
+      );
     }
     return spec.answer(input);
   };

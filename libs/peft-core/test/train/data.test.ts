@@ -31,7 +31,7 @@ describe('training data pipeline', () => {
 
   it('packing fills rows exactly and never targets the first token of an example', () => {
     const rows = packExamples([tokenizeExample(tok, { text: 'abc' }), tokenizeExample(tok, { text: 'de' })], 4);
-    assert.deepEqual(rows.map((r) => r.ids), [[1, 3, 4, 5], [2, 1, 6, 7], [2]].slice(0, 2));
+    assert.deepEqual(rows.map((r) => r.ids), [[1, 3, 4, 5], [2, 1, 6, 7]], 'a trailing single token is dropped');
     assert.deepEqual(rows[1]!.lossMask, [1, 0, 1, 1]);
   });
 

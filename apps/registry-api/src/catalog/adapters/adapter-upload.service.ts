@@ -1,5 +1,6 @@
 import { Inject, Injectable } from '@nestjs/common';
 import type { BlobStore } from '@palette/object-store';
+import { CatalogReadCache } from '../cache/catalog-read-cache';
 import { catalogErrors } from '../catalog-errors';
 import { SKETCH_SPACE, readJsonFile } from '../peft/peft-formats';
 import { APP_CONFIG, AuditService, BLOB_STORE, DatabaseService, vectorLiteral, type AppConfig, type AuthenticatedKey, type Tx } from '../platform';
@@ -32,6 +33,7 @@ export class AdapterUploadService {
     @Inject(APP_CONFIG) private readonly config: AppConfig,
     private readonly audit: AuditService,
     private readonly adapters: AdaptersService,
+    private readonly cache: CatalogReadCache,
   ) {}
 
   async upload(req: MultipartSource, actor: AuthenticatedKey): Promise<AdapterUploadResultDto> {
@@ -77,6 +79,7 @@ export class AdapterUploadService {
       await staging.put({ path: files.config.path, sha256: validated.configSha256 });
       await staging.put({ path: files.weights.path, sha256: validated.weightsSha256 });
       const versionId = await this.db.transaction((tx) => this.writeRows(tx, input, base, validated, parentVersionId, actor));
+      this.cache.invalidate();
       return await this.result(versionId, true);
     } catch (err) {
       await staging.rollback(this.db.prisma);

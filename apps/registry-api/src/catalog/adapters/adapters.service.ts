@@ -1,5 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import type { Prisma } from '../../generated/prisma/client';
+import { CatalogReadCache } from '../cache/catalog-read-cache';
 import { catalogErrors } from '../catalog-errors';
 import { MAX_DESCRIPTION_CHARS, optionalText, parseTags } from '../catalog-input';
 import { AuditService, DatabaseService, type AuthenticatedKey, type Tx } from '../platform';
@@ -19,13 +20,19 @@ export class AdaptersService {
   constructor(
     private readonly db: DatabaseService,
     private readonly audit: AuditService,
+    private readonly cache: CatalogReadCache,
   ) {}
 
-  async get(name: string, options: { includeDeleted?: boolean } = {}): Promise<AdapterDto> {
-    return toAdapterDto(await this.loadRow(this.db.prisma, name, options.includeDeleted ?? false));
+  get(name: string, options: { includeDeleted?: boolean } = {}): Promise<AdapterDto> {
+    const includeDeleted = options.includeDeleted ?? false;
+    return this.cache.read(`adapter:${includeDeleted}:${name}`, async () => toAdapterDto(await this.loadRow(this.db.prisma, name, includeDeleted)));
   }
 
-  async list(query: AdapterListQuery): Promise<AdapterPageDto> {
+  list(query: AdapterListQuery): Promise<AdapterPageDto> {
+    return this.cache.read(`list:${JSON.stringify(query)}`, () => this.listUncached(query));
+  }
+
+  private async listUncached(query: AdapterListQuery): Promise<AdapterPageDto> {
     const where: Prisma.AdapterWhereInput[] = [];
     if (!query.includeDeleted) where.push({ deletedAt: null });
     if (query.baseModel) where.push({ baseModel: { name: query.baseModel } });
@@ -54,7 +61,11 @@ export class AdaptersService {
     return { items: page.map(toAdapterDto), nextCursor };
   }
 
-  async versions(name: string): Promise<AdapterVersionDto[]> {
+  versions(name: string): Promise<AdapterVersionDto[]> {
+    return this.cache.read(`versions:${name}`, () => this.versionsUncached(name));
+  }
+
+  private async versionsUncached(name: string): Promise<AdapterVersionDto[]> {
     const adapter = await this.loadRow(this.db.prisma, name, false);
     const rows = await this.db.prisma.adapterVersion.findMany({
       where: { adapterId: adapter.id },
@@ -64,13 +75,21 @@ export class AdaptersService {
     return rows.map(toVersionDto);
   }
 
-  async version(name: string, ref: string): Promise<AdapterVersionDto> {
+  version(name: string, ref: string): Promise<AdapterVersionDto> {
+    return this.cache.read(`version:${name}@${ref}`, () => this.versionUncached(name, ref));
+  }
+
+  private async versionUncached(name: string, ref: string): Promise<AdapterVersionDto> {
     const adapter = await this.loadRow(this.db.prisma, name, false);
     const id = await this.resolveVersionId(this.db.prisma, adapter.id, name, parseVersionRef(ref));
     return toVersionDto(await this.db.prisma.adapterVersion.findUniqueOrThrow({ where: { id }, include: VERSION_INCLUDE }));
   }
 
-  async lineage(name: string, ref: string): Promise<LineageDto> {
+  lineage(name: string, ref: string): Promise<LineageDto> {
+    return this.cache.read(`lineage:${name}@${ref}`, () => this.lineageUncached(name, ref));
+  }
+
+  private async lineageUncached(name: string, ref: string): Promise<LineageDto> {
     const version = await this.version(name, ref);
     const children = await this.db.prisma.lineageEdge.findMany({
       where: { parentVersionId: version.id },
@@ -201,6 +220,7 @@ export class AdaptersService {
       await tx.adapter.delete({ where: { id: adapter.id } });
       await this.audit.record(tx, { actor: actor.id, action: 'adapter.purge', entityType: 'adapter', entityId: adapter.id, details: { name, versions: ids.length } });
     });
+    this.cache.invalidate();
     return { purged: true, name };
   }
 
@@ -251,6 +271,7 @@ export class AdaptersService {
       await this.audit.record(tx, { actor: actor.id, action, entityType: 'adapter', entityId: adapter.id, details: { name, ...details } });
       return tx.adapter.findUniqueOrThrow({ where: { id: adapter.id }, include: ADAPTER_INCLUDE });
     });
+    this.cache.invalidate();
     return toAdapterDto(row);
   }
 }

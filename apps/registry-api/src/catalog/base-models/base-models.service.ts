@@ -2,6 +2,7 @@ import type { Readable } from 'node:stream';
 import { Inject, Injectable } from '@nestjs/common';
 import type { BlobStore } from '@palette/object-store';
 import type { BaseModel, BaseModelFile, Prisma } from '../../generated/prisma/client';
+import { CatalogReadCache } from '../cache/catalog-read-cache';
 import { catalogErrors } from '../catalog-errors';
 import { requireName } from '../catalog-input';
 import { APP_CONFIG, AuditService, BLOB_STORE, DatabaseService, type AppConfig, type AuthenticatedKey } from '../platform';
@@ -37,6 +38,7 @@ export class BaseModelsService {
     @Inject(BLOB_STORE) private readonly blobs: BlobStore,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
     private readonly audit: AuditService,
+    private readonly cache: CatalogReadCache,
   ) {}
 
   /** Multipart upload: one part per file, named by its field (`config.json`, `model.safetensors`, ...), plus `name`. */
@@ -107,6 +109,7 @@ export class BaseModelsService {
         });
         return created.id;
       });
+      this.cache.invalidate();
       return this.toDto(await this.loadById(id));
     } catch (err) {
       await staging.rollback(this.db.prisma);
@@ -114,7 +117,11 @@ export class BaseModelsService {
     }
   }
 
-  async list(): Promise<BaseModelDto[]> {
+  list(): Promise<BaseModelDto[]> {
+    return this.cache.read('base-models', () => this.listUncached());
+  }
+
+  private async listUncached(): Promise<BaseModelDto[]> {
     const rows = await this.db.prisma.baseModel.findMany({
       where: { deletedAt: null },
       include: { files: true, _count: { select: { adapters: { where: { deletedAt: null } } } } },
@@ -123,8 +130,8 @@ export class BaseModelsService {
     return rows.map((r) => this.toDto(r));
   }
 
-  async get(name: string): Promise<BaseModelDto> {
-    return this.toDto(await this.load(name));
+  get(name: string): Promise<BaseModelDto> {
+    return this.cache.read(`base-model:${name}`, async () => this.toDto(await this.load(name)));
   }
 
   /** The model's parsed config.json, for adapter validation. */
@@ -167,6 +174,7 @@ export class BaseModelsService {
       await tx.baseModel.delete({ where: { id: model.id } });
       await this.audit.record(tx, { actor: actor.id, action: 'base_model.delete', entityType: 'base_model', entityId: model.id, details: { name } });
     });
+    this.cache.invalidate();
     return { deleted: true, name };
   }
 

@@ -3,6 +3,7 @@ import { Prisma } from '../../generated/prisma/client';
 import { ADAPTER_INCLUDE, toAdapterDto } from '../adapters/adapter-mapper';
 import { AdaptersService } from '../adapters/adapters.service';
 import { parseVersionRef } from '../adapters/version-ref';
+import { CatalogReadCache } from '../cache/catalog-read-cache';
 import { catalogErrors } from '../catalog-errors';
 import { SKETCH_SPACE } from '../peft/peft-formats';
 import { DatabaseService } from '../platform';
@@ -22,9 +23,18 @@ export class SearchService {
   constructor(
     private readonly db: DatabaseService,
     private readonly adapters: AdaptersService,
+    private readonly cache: CatalogReadCache,
   ) {}
 
-  async text(query: TextSearchQuery): Promise<SearchResultDto> {
+  text(query: TextSearchQuery): Promise<SearchResultDto> {
+    return this.cache.read(`search:${JSON.stringify(query)}`, () => this.textUncached(query));
+  }
+
+  similar(name: string, query: SimilarQuery): Promise<SearchResultDto> {
+    return this.cache.read(`similar:${name}:${JSON.stringify(query)}`, () => this.similarUncached(name, query));
+  }
+
+  private async textUncached(query: TextSearchQuery): Promise<SearchResultDto> {
     const filters = this.filters(query.baseModel, query.tag);
     let rows: Array<{ id: string; score: number }>;
     if (query.q) {
@@ -51,7 +61,7 @@ export class SearchService {
   }
 
   /** Nearest adapters to one version's weight sketch by cosine distance, excluding the adapter itself. */
-  async similar(name: string, query: SimilarQuery): Promise<SearchResultDto> {
+  private async similarUncached(name: string, query: SimilarQuery): Promise<SearchResultDto> {
     const adapter = await this.adapters.loadRow(this.db.prisma, name, false);
     const versionId = await this.adapters.resolveVersionId(this.db.prisma, adapter.id, name, parseVersionRef(query.version));
     const source = await this.db.prisma.$queryRaw<Array<{ vector: string }>>`

@@ -1,0 +1,136 @@
+/**
+ * npm run bench:registry — catalog read throughput over loopback HTTP.
+ *
+ * Boots the real app (PGlite + directory blob store) in a temp dir, registers a tiny base model
+ * through the API, seeds 10,000 adapter versions with direct SQL (2,000 adapters × 5 versions,
+ * tags, descriptions, one weight sketch per version), then drives each route with a bounded
+ * number of keep-alive connections for a fixed duration and prints requests/s, p50 and p99.
+ *
+ * Env: BENCH_SECONDS (per route, default 10), BENCH_CONNECTIONS (default 10), LOG_LEVEL (default
+ * 'info', as production runs).
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { createApp } from '../src/app.module';
+import { ApiKeysService } from '../src/auth/api-keys.service';
+import { AppLogger } from '../src/common/logging/app-logger';
+import { loadConfig } from '../src/config/app-config';
+import { DatabaseService } from '../src/database/database.service';
+import { copyTemplateTo } from '../src/testing/pglite-template';
+import { buildTinyBaseModel } from '../test/fixtures/peft-fixtures';
+import { runLoad, type RouteResult } from './load-driver';
+
+const ADAPTERS = Number(process.env.BENCH_ADAPTERS ?? 2_000);
+const VERSIONS_PER_ADAPTER = 5;
+const SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
+const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 10);
+const TASKS = ['German legal contracts', 'medical leaflets', 'Python code reviews', 'customer support tickets', 'financial reports', 'news articles', 'recipes', 'patent claims'];
+const TASK_TAGS = ['legal', 'medical', 'code', 'support', 'finance', 'news', 'food', 'patents'];
+const VERBS = ['Summarises', 'Translates', 'Classifies', 'Answers questions about', 'Extracts entities from'];
+
+async function seed(db: DatabaseService, baseModelId: string): Promise<void> {
+  const sqlArray = (items: string[]) => `ARRAY[${items.map((s) => `'${s.replace(/'/g, "''")}'`).join(',')}]`;
+  await db.transaction(async (tx) => {
+    await tx.$executeRawUnsafe(
+      `INSERT INTO "Adapter" ("name", "baseModelId", "description", "createdAt", "updatedAt")
+       SELECT 'bench-' || lpad(i::text, 5, '0'), $1,
+              (${sqlArray(VERBS)})[1 + i % ${VERBS.length}] || ' ' || (${sqlArray(TASKS)})[1 + i % ${TASKS.length}] || ' (variant ' || i || ').',
+              now() - (i || ' minutes')::interval, now()
+       FROM generate_series(1, ${ADAPTERS}) i`,
+      baseModelId,
+    );
+    await tx.$executeRawUnsafe(
+      `INSERT INTO "AdapterVersion" ("adapterId", "version", "configSha256", "weightsSha256", "contentDigest", "config", "rank", "targetModules", "sizeBytes")
+       SELECT a."id", v, md5(a."id" || v) || md5(a."name" || v), md5(a."name" || v || 'w') || md5(a."id" || 'w'),
+              md5(a."id" || v || 'd') || md5(a."name" || 'd'), '{"peft_type":"LORA","r":8,"lora_alpha":16}'::jsonb, 8,
+              ARRAY['q_proj','v_proj'], 1048576
+       FROM "Adapter" a CROSS JOIN generate_series(1, ${VERSIONS_PER_ADAPTER}) v`,
+    );
+    await tx.$executeRawUnsafe(`INSERT INTO "Tag" ("name") SELECT unnest(${sqlArray([...TASK_TAGS, 'lang:de', 'lang:en'])}) ON CONFLICT DO NOTHING`);
+    await tx.$executeRawUnsafe(
+      `INSERT INTO "AdapterTag" ("adapterId", "tagId")
+       SELECT a."id", t."id" FROM "Adapter" a JOIN "Tag" t
+         ON t."name" = (${sqlArray(TASK_TAGS)})[1 + substring(a."name" from 7)::int % ${TASK_TAGS.length}]
+         OR t."name" = CASE WHEN substring(a."name" from 7)::int % 2 = 0 THEN 'lang:de' ELSE 'lang:en' END`,
+    );
+    await tx.$executeRawUnsafe(
+      `INSERT INTO "AdapterAlias" ("adapterId", "name", "versionId")
+       SELECT v."adapterId", 'prod', v."id" FROM "AdapterVersion" v WHERE v."version" = ${VERSIONS_PER_ADAPTER - 1}`,
+    );
+    // The correlated WHERE makes Postgres draw a fresh random vector per row.
+    await tx.$executeRawUnsafe(
+      `INSERT INTO "Embedding" ("adapterVersionId", "kind", "space", "vector")
+       SELECT v."id", 'weight'::"EmbeddingKind", 'sketch-v1',
+              (SELECT array_agg(random() - 0.5)::real[] FROM generate_series(1, 256) WHERE v."id" IS NOT NULL)::vector
+       FROM "AdapterVersion" v`,
+    );
+  });
+}
+
+function printTable(results: readonly RouteResult[]): void {
+  const rows = results.map((r) => [r.route, r.requests.toString(), r.errors.toString(), r.requestsPerSecond.toFixed(0), r.p50Ms.toFixed(2), r.p99Ms.toFixed(2)]);
+  const header = ['route', 'requests', 'errors', 'req/s', 'p50 ms', 'p99 ms'];
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
+  const line = (cells: string[]) => cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join('  ');
+  process.stdout.write(`${line(header)}\n${widths.map((w) => '-'.repeat(w)).join('  ')}\n${rows.map(line).join('\n')}\n`);
+}
+
+async function main(): Promise<void> {
+  const dataDir = mkdtempSync(path.join(tmpdir(), 'registry-bench-'));
+  const config = loadConfig({ DATA_DIR: dataDir, LOG_LEVEL: process.env.LOG_LEVEL ?? 'info', PORT: '0' });
+  if (config.database.kind === 'pglite') await copyTemplateTo(config.database.dataDir);
+  // Logs go to a counter, not the terminal: the point is the cost of producing them, not of a TTY.
+  let logLines = 0;
+  const logger = new AppLogger(config.logLevel, { write: () => void (logLines += 1) });
+  const app = await createApp(config, { logger });
+  try {
+    await app.listen(0, '127.0.0.1');
+    const { port } = app.getHttpServer().address() as AddressInfo;
+    const baseUrl = `http://127.0.0.1:${port}`;
+    const key = (await app.get(ApiKeysService).create({ name: 'bench', role: 'writer' }, null)).plaintext;
+    const headers = { authorization: `Bearer ${key}` };
+
+    const form = new FormData();
+    form.set('name', 'tiny-llama');
+    for (const [file, bytes] of buildTinyBaseModel({ seed: 1 })) form.set(file, new Blob([new Uint8Array(bytes)]), file);
+    const res = await fetch(`${baseUrl}/api/v1/base-models`, { method: 'POST', headers, body: form });
+    if (res.status !== 201) throw new Error(`base model upload failed: ${res.status} ${await res.text()}`);
+    const base = (await res.json()) as { id: string };
+
+    const t0 = Date.now();
+    const db = app.get(DatabaseService);
+    await seed(db, base.id);
+    const versions = await db.prisma.adapterVersion.count();
+    process.stdout.write(`seeded ${versions} adapter versions (${ADAPTERS} adapters) in ${Date.now() - t0} ms\n`);
+    process.stdout.write(`load: ${CONNECTIONS} connections, ${SECONDS} s per route, log level ${config.logLevel}\n\n`);
+
+    const names = Array.from({ length: 500 }, (_, i) => `bench-${String(1 + ((i * 7919) % ADAPTERS)).padStart(5, '0')}`);
+    const routes: Array<[string, string[]]> = [
+      ['GET /adapters/:name', names.map((n) => `/api/v1/adapters/${n}`)],
+      ['GET /adapters/:name/versions/prod', names.map((n) => `/api/v1/adapters/${n}/versions/prod`)],
+      ['GET /adapters (page of 20)', TASK_TAGS.map((t) => `/api/v1/adapters?limit=20&tag=${t}`).concat(['/api/v1/adapters?limit=20', '/api/v1/adapters?limit=20&sort=createdAt&order=desc'])],
+      ['GET /search (full text)', TASKS.map((t) => `/api/v1/search?limit=10&q=${encodeURIComponent(t)}`)],
+      ['GET /adapters/:name/similar', names.slice(0, 50).map((n) => `/api/v1/adapters/${n}/similar?limit=10`)],
+    ];
+    const results: RouteResult[] = [];
+    for (const [route, paths] of routes) {
+      await runLoad(route, { baseUrl, headers, paths, connections: CONNECTIONS, seconds: Math.min(2, SECONDS) }); // warm-up
+      results.push(await runLoad(route, { baseUrl, headers, paths, connections: CONNECTIONS, seconds: SECONDS }));
+    }
+    printTable(results);
+    process.stdout.write(`\nlog lines written: ${logLines}\n`);
+    const gets = results.filter((r) => r.route.startsWith('GET /adapters/:name') || r.route.startsWith('GET /adapters ('));
+    const goal = gets.every((r) => r.requestsPerSecond >= 1500 && r.p99Ms < 50 && r.errors === 0);
+    process.stdout.write(`goal (catalog GETs >= 1500 req/s, p99 < 50 ms, no errors): ${goal ? 'met' : 'NOT met'}\n`);
+  } finally {
+    await app.close();
+    rmSync(dataDir, { recursive: true, force: true });
+  }
+}
+
+main().catch((err: unknown) => {
+  process.stderr.write(`${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+  process.exit(1);
+});
