@@ -9,7 +9,8 @@ import { receiveMultipart, type MultipartSource } from '../uploads/multipart-rec
 import { TempWorkspace } from '../uploads/temp-workspace';
 import { adapterMultipartPolicy } from '../uploads/upload-policies';
 import { resolveAdapterFiles, type AdapterTempFiles } from './adapter-files';
-import { ADAPTER_INCLUDE, VERSION_INCLUDE, toAdapterDto, toVersionDto } from './adapter-mapper';
+import { VERSION_INCLUDE, toVersionDto } from './adapter-mapper';
+import { queryAdapterSummariesByIds } from './adapter-summary.query';
 import type { AdapterUploadResultDto } from './adapter.dto';
 import { parseAdapterUploadFields, type AdapterUploadInput } from './adapter-upload.input';
 import { validateAdapterUpload, type ValidatedAdapter } from './adapter-validation';
@@ -179,8 +180,8 @@ export class AdapterUploadService {
 
   private async result(versionId: string, created: boolean): Promise<AdapterUploadResultDto> {
     const version = await this.db.prisma.adapterVersion.findUniqueOrThrow({ where: { id: versionId }, include: VERSION_INCLUDE });
-    const adapter = await this.db.prisma.adapter.findUniqueOrThrow({ where: { id: version.adapterId }, include: ADAPTER_INCLUDE });
-    return { adapter: toAdapterDto(adapter), version: toVersionDto(version), created };
+    const [adapter] = await queryAdapterSummariesByIds(this.db.prisma, [version.adapterId]);
+    return { adapter, version: toVersionDto(version), created };
   }
 }
 

@@ -1,11 +1,12 @@
 import { Injectable } from '@nestjs/common';
-import type { Prisma } from '../../generated/prisma/client';
+import { Prisma } from '../../generated/prisma/client';
 import { CatalogReadCache } from '../cache/catalog-read-cache';
 import { catalogErrors } from '../catalog-errors';
 import { MAX_DESCRIPTION_CHARS, optionalText, parseTags } from '../catalog-input';
 import { AuditService, DatabaseService, type AuthenticatedKey, type Tx } from '../platform';
-import { ADAPTER_INCLUDE, VERSION_INCLUDE, toAdapterDto, toLineageEdgeDto, toVersionDto, type AdapterRow } from './adapter-mapper';
+import { ADAPTER_INCLUDE, VERSION_INCLUDE, toLineageEdgeDto, toVersionDto, type AdapterRow } from './adapter-mapper';
 import type { AdapterDto, AdapterPageDto, AdapterVersionDto, LineageDto } from './adapter.dto';
+import { queryAdapterSummaries, queryAdapterSummariesByIds } from './adapter-summary.query';
 import { encodeCursor, type AdapterListQuery } from './list-adapters.input';
 import { describeRef, parseVersionRef, requireAliasName, type VersionRef } from './version-ref';
 
@@ -25,7 +26,11 @@ export class AdaptersService {
 
   get(name: string, options: { includeDeleted?: boolean } = {}): Promise<AdapterDto> {
     const includeDeleted = options.includeDeleted ?? false;
-    return this.cache.read(`adapter:${includeDeleted}:${name}`, async () => toAdapterDto(await this.loadRow(this.db.prisma, name, includeDeleted)));
+    return this.cache.read(`adapter:${includeDeleted}:${name}`, async () => {
+      const [found] = await queryAdapterSummaries(this.db.prisma, Prisma.sql`a."name" = ${name}`);
+      if (!found || (found.deletedAt && !includeDeleted)) throw catalogErrors.notFound(`adapter "${name}"`, { adapter: name });
+      return found;
+    });
   }
 
   list(query: AdapterListQuery): Promise<AdapterPageDto> {
@@ -48,7 +53,7 @@ export class AdaptersService {
     }
     const rows = await this.db.prisma.adapter.findMany({
       where: { AND: where },
-      include: ADAPTER_INCLUDE,
+      select: { id: true, name: true, createdAt: true, updatedAt: true },
       orderBy: [{ [query.sort]: query.order }, { id: query.order }],
       take: query.limit + 1,
     });
@@ -58,7 +63,7 @@ export class AdaptersService {
       rows.length > query.limit && last
         ? encodeCursor({ sort: query.sort, order: query.order, value: sortValue(last, query.sort), id: last.id })
         : null;
-    return { items: page.map(toAdapterDto), nextCursor };
+    return { items: await queryAdapterSummariesByIds(this.db.prisma, page.map((r) => r.id)), nextCursor };
   }
 
   versions(name: string): Promise<AdapterVersionDto[]> {
@@ -264,18 +269,19 @@ export class AdaptersService {
     change: (tx: Tx, adapter: AdapterRow) => Promise<Record<string, unknown>>,
     options: { includeDeleted?: boolean } = {},
   ): Promise<AdapterDto> {
-    const row = await this.db.transaction(async (tx) => {
+    const id = await this.db.transaction(async (tx) => {
       const adapter = await this.loadRow(tx, name, options.includeDeleted ?? false);
       const details = await change(tx, adapter);
       await tx.adapter.update({ where: { id: adapter.id }, data: { updatedAt: new Date() } });
       await this.audit.record(tx, { actor: actor.id, action, entityType: 'adapter', entityId: adapter.id, details: { name, ...details } });
-      return tx.adapter.findUniqueOrThrow({ where: { id: adapter.id }, include: ADAPTER_INCLUDE });
+      return adapter.id;
     });
     this.cache.invalidate();
-    return toAdapterDto(row);
+    const [summary] = await queryAdapterSummariesByIds(this.db.prisma, [id]);
+    return summary;
   }
 }
 
-function sortValue(row: AdapterRow, sort: AdapterListQuery['sort']): string {
+function sortValue(row: { name: string; createdAt: Date; updatedAt: Date }, sort: AdapterListQuery['sort']): string {
   return sort === 'name' ? row.name : row[sort].toISOString();
 }

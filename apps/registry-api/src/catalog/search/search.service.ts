@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { Prisma } from '../../generated/prisma/client';
-import { ADAPTER_INCLUDE, toAdapterDto } from '../adapters/adapter-mapper';
+import { queryAdapterSummariesByIds } from '../adapters/adapter-summary.query';
 import { AdaptersService } from '../adapters/adapters.service';
 import { parseVersionRef } from '../adapters/version-ref';
 import { CatalogReadCache } from '../cache/catalog-read-cache';
@@ -101,12 +101,11 @@ export class SearchService {
 
   /** Loads the hits' adapters in one query and keeps the ranking order. */
   private async hydrate(hits: Array<{ id: string; score: number; version: number | null }>): Promise<SearchHitDto[]> {
-    if (hits.length === 0) return [];
-    const rows = await this.db.prisma.adapter.findMany({ where: { id: { in: hits.map((h) => h.id) } }, include: ADAPTER_INCLUDE });
-    const byId = new Map(rows.map((r) => [r.id, r]));
+    const adapters = await queryAdapterSummariesByIds(this.db.prisma, hits.map((h) => h.id));
+    const byId = new Map(adapters.map((a) => [a.id, a]));
     return hits.flatMap((h) => {
-      const row = byId.get(h.id);
-      return row ? [{ adapter: toAdapterDto(row), score: h.score, version: h.version }] : [];
+      const adapter = byId.get(h.id);
+      return adapter ? [{ adapter, score: h.score, version: h.version }] : [];
     });
   }
 }
