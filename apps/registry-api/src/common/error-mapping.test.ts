@@ -60,6 +60,16 @@ describe('mapError', () => {
     const unique = Object.assign(new Error('Unique constraint failed'), { name: 'PrismaClientKnownRequestError', code: 'P2002', meta: { target: ['name'] } });
     assert.equal(mapError(unique).status, 409);
     assert.equal(mapError(unique).body.code, 'CONFLICT');
+    const restrict = Object.assign(new Error('Database error. Code: 23001'), {
+      name: 'PrismaClientKnownRequestError',
+      code: 'P2039',
+      meta: { modelName: 'BaseModel', driverAdapterError: { name: 'DriverAdapterError', cause: { originalCode: '23001', detail: 'Key (id)=(x) is referenced' } } },
+    });
+    assert.deepEqual(mapError(restrict), {
+      status: 409,
+      body: { code: 'DEPENDENCY_EXISTS', message: 'the record is referenced by, or refers to, another record', details: { model: 'BaseModel' } },
+      internal: false,
+    });
     const missing = Object.assign(new Error('not found'), { name: 'PrismaClientKnownRequestError', code: 'P2025' });
     assert.equal(mapError(missing).status, 404);
     const unknown = mapError(new TypeError('cannot read properties of undefined (secret detail)'));

@@ -121,21 +121,34 @@ function mapTransportError(error: unknown): MappedError | null {
 /**
  * A safety net for constraint violations a service did not turn into a DomainError itself
  * (e.g. two concurrent creates racing on a unique name). Matched by name/code so this module
- * does not depend on the generated client.
+ * does not depend on the generated client. Driver adapters report some violations only through
+ * the Postgres SQLSTATE (e.g. RESTRICT as P2039 with originalCode 23001), so that is checked too.
+ * Details keep only the model and the constraint's fields, never SQL or driver internals.
  */
 function mapPrismaError(error: unknown): MappedError | null {
   if (typeof error !== 'object' || error === null) return null;
   const candidate = error as { name?: unknown; code?: unknown; meta?: unknown };
   if (candidate.name !== 'PrismaClientKnownRequestError' || typeof candidate.code !== 'string') return null;
-  const meta = typeof candidate.meta === 'object' && candidate.meta !== null ? (candidate.meta as ErrorDetails) : undefined;
-  switch (candidate.code) {
-    case 'P2002':
-      return { status: 409, body: body('CONFLICT', 'a record with the same unique value already exists', meta), internal: false };
-    case 'P2003':
-      return { status: 409, body: body('DEPENDENCY_EXISTS', 'the record is referenced by or refers to another record', meta), internal: false };
-    case 'P2025':
-      return { status: 404, body: body('NOT_FOUND', 'record not found', meta), internal: false };
-    default:
-      return null;
+  const meta = typeof candidate.meta === 'object' && candidate.meta !== null ? (candidate.meta as Record<string, unknown>) : {};
+  const details: ErrorDetails = {};
+  if (typeof meta.modelName === 'string') details.model = meta.modelName;
+  if (Array.isArray(meta.target) || typeof meta.target === 'string') details.fields = meta.target;
+  const sqlState = sqlStateOf(meta);
+  if (candidate.code === 'P2002' || sqlState === '23505') {
+    return { status: 409, body: body('CONFLICT', 'a record with the same unique value already exists', details), internal: false };
   }
+  if (candidate.code === 'P2003' || sqlState === '23503' || sqlState === '23001') {
+    return { status: 409, body: body('DEPENDENCY_EXISTS', 'the record is referenced by, or refers to, another record', details), internal: false };
+  }
+  if (candidate.code === 'P2025') return { status: 404, body: body('NOT_FOUND', 'record not found', details), internal: false };
+  return null;
+}
+
+function sqlStateOf(meta: Record<string, unknown>): string | undefined {
+  const adapterError = meta.driverAdapterError;
+  if (typeof adapterError !== 'object' || adapterError === null) return undefined;
+  const cause = (adapterError as { cause?: unknown }).cause;
+  if (typeof cause !== 'object' || cause === null) return undefined;
+  const code = (cause as { originalCode?: unknown }).originalCode;
+  return typeof code === 'string' ? code : undefined;
 }

@@ -3,6 +3,7 @@ import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { mapError } from '../common/error-mapping';
 import { createTestApp, type TestApp } from '../testing';
 import { copyTemplateTo } from '../testing/pglite-template';
 import { DataDirLockedError } from './data-dir-lock';
@@ -56,6 +57,51 @@ describe('DatabaseService on PGlite + pgvector', () => {
     assert.match(read.id, /^[0-9a-f-]{36}$/);
   });
 
+  it('round-trips every model the migration creates (schema.prisma and 0001_init agree)', async () => {
+    const version = await seedVersion('roundtrip');
+    const other = await seedVersion('roundtrip-parent');
+    await db.transaction(async (tx) => {
+      const base = await tx.baseModel.findUniqueOrThrow({ where: { name: 'tiny' } });
+      const file = await tx.baseModelFile.create({ data: { baseModelId: base.id, path: 'model.safetensors', blobSha256: 'a'.repeat(64), size: 6n * 1024n ** 3n } });
+      assert.equal(file.size, 6n * 1024n ** 3n);
+      const alias = await tx.adapterAlias.create({ data: { adapterId: version.adapterId, name: 'prod', versionId: version.id } });
+      assert.ok(alias.updatedAt instanceof Date);
+      const tag = await tx.tag.create({ data: { name: 'legal' } });
+      await tx.adapterTag.create({ data: { adapterId: version.adapterId, tagId: tag.id } });
+      const edge = await tx.lineageEdge.create({ data: { childVersionId: version.id, kind: 'transferred_from', parentVersionId: other.id, ref: 'job-1' } });
+      assert.equal(edge.kind, 'transferred_from');
+      const dataset = await tx.dataset.create({ data: { sha256: 'b'.repeat(64), name: 'contracts', format: 'jsonl', rows: 10, sizeBytes: 123n } });
+      assert.equal(dataset.rows, 10);
+      const job = await tx.job.create({ data: { kind: 'train', payload: { steps: 10 } } });
+      assert.equal(job.status, 'queued');
+      assert.deepEqual(job.progress, {});
+      assert.equal(job.attempts, 0);
+      const updated = await tx.job.update({ where: { id: job.id }, data: { status: 'succeeded', result: { adapter: 'x' }, finishedAt: new Date() } });
+      assert.deepEqual(updated.result, { adapter: 'x' });
+      await tx.blobRef.createMany({
+        data: [
+          { sha256: file.blobSha256, ownerType: 'BaseModelFile', ownerId: file.id },
+          { sha256: file.blobSha256, ownerType: 'BaseModelFile', ownerId: file.id },
+        ],
+        skipDuplicates: true,
+      });
+    });
+    const adapter = await db.prisma.adapter.findUniqueOrThrow({
+      where: { id: version.adapterId },
+      include: { aliases: true, tags: { include: { tag: true } }, versions: { include: { lineageAsChild: true } } },
+    });
+    assert.deepEqual(adapter.aliases.map((a) => a.name), ['prod']);
+    assert.deepEqual(adapter.tags.map((t) => t.tag.name), ['legal']);
+    assert.equal(adapter.versions[0]!.lineageAsChild[0]!.parentVersionId, other.id);
+    assert.equal(await db.prisma.blobRef.count({ where: { ownerType: 'BaseModelFile' } }), 1);
+    // A version may not be deleted while an alias or a child's lineage points at it.
+    const blocked = await db.prisma.adapterVersion.delete({ where: { id: other.id } }).then(
+      () => assert.fail('deleted a referenced version'),
+      (error: unknown) => error,
+    );
+    assert.equal(mapError(blocked).body.code, 'DEPENDENCY_EXISTS');
+  });
+
   it('writes 256-dim vectors and ranks them with <=> (cosine distance)', async () => {
     const a = await seedVersion('vec-a');
     const b = await seedVersion('vec-b');
@@ -86,7 +132,7 @@ describe('DatabaseService on PGlite + pgvector', () => {
   });
 
   it('serialises 40 concurrent interactive transactions without losing one', async () => {
-    const base = await db.prisma.baseModel.findUniqueOrThrow({ where: { name: 'tiny' } });
+    const initial = await db.prisma.tag.count();
     const started = Date.now();
     const results = await Promise.allSettled(
       Array.from({ length: 40 }, (_, i) =>
@@ -102,10 +148,9 @@ describe('DatabaseService on PGlite + pgvector', () => {
     const failures = results.filter((r) => r.status === 'rejected');
     assert.equal(failures.length, 0, String((failures[0] as PromiseRejectedResult | undefined)?.reason));
     const counts = results.map((r) => (r as PromiseFulfilledResult<number>).value).sort((x, y) => x - y);
-    assert.deepEqual(counts, Array.from({ length: 40 }, (_, i) => i), 'each transaction saw all earlier ones');
+    assert.deepEqual(counts, Array.from({ length: 40 }, (_, i) => initial + i), 'each transaction saw all earlier ones');
     assert.ok(Date.now() - started < 15_000);
     assert.equal(db.queuedTransactions, 0);
-    assert.ok(base);
   });
 
   it('keeps plain queries working while transactions queue, and rolls back on throw', async () => {

@@ -71,9 +71,9 @@ export class AdaptersService {
   }
 
   private async versionsUncached(name: string): Promise<AdapterVersionDto[]> {
-    const adapter = await this.loadRow(this.db.prisma, name, false);
+    const adapterId = await this.findId(this.db.prisma, name, false);
     const rows = await this.db.prisma.adapterVersion.findMany({
-      where: { adapterId: adapter.id },
+      where: { adapterId },
       include: VERSION_INCLUDE,
       orderBy: { version: 'asc' },
     });
@@ -85,8 +85,8 @@ export class AdaptersService {
   }
 
   private async versionUncached(name: string, ref: string): Promise<AdapterVersionDto> {
-    const adapter = await this.loadRow(this.db.prisma, name, false);
-    const id = await this.resolveVersionId(this.db.prisma, adapter.id, name, parseVersionRef(ref));
+    const adapterId = await this.findId(this.db.prisma, name, false);
+    const id = await this.resolveVersionId(this.db.prisma, adapterId, name, parseVersionRef(ref));
     return toVersionDto(await this.db.prisma.adapterVersion.findUniqueOrThrow({ where: { id }, include: VERSION_INCLUDE }));
   }
 
@@ -241,6 +241,13 @@ export class AdaptersService {
       row = alias ? { id: alias.versionId } : null;
     }
     if (!row) throw catalogErrors.notFound(`version ${describeRef(ref)} of adapter "${adapterName}"`, { adapter: adapterName, version: describeRef(ref) });
+    return row.id;
+  }
+
+  /** Just the adapter's id (one small query), or NOT_FOUND. */
+  async findId(db: Db, name: string, includeDeleted: boolean): Promise<string> {
+    const row = await db.adapter.findUnique({ where: { name }, select: { id: true, deletedAt: true } });
+    if (!row || (row.deletedAt && !includeDeleted)) throw catalogErrors.notFound(`adapter "${name}"`, { adapter: name });
     return row.id;
   }
 

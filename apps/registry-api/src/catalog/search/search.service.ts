@@ -62,8 +62,8 @@ export class SearchService {
 
   /** Nearest adapters to one version's weight sketch by cosine distance, excluding the adapter itself. */
   private async similarUncached(name: string, query: SimilarQuery): Promise<SearchResultDto> {
-    const adapter = await this.adapters.loadRow(this.db.prisma, name, false);
-    const versionId = await this.adapters.resolveVersionId(this.db.prisma, adapter.id, name, parseVersionRef(query.version));
+    const adapterId = await this.adapters.findId(this.db.prisma, name, false);
+    const versionId = await this.adapters.resolveVersionId(this.db.prisma, adapterId, name, parseVersionRef(query.version));
     const source = await this.db.prisma.$queryRaw<Array<{ vector: string }>>`
       SELECT "vector"::text AS "vector" FROM "Embedding"
       WHERE "adapterVersionId" = ${versionId} AND "kind" = 'weight'::"EmbeddingKind" AND "space" = ${SKETCH_SPACE}`;
@@ -80,7 +80,7 @@ export class SearchService {
       JOIN "Adapter" a ON a."id" = v."adapterId"
       JOIN "BaseModel" b ON b."id" = a."baseModelId"
       WHERE e."kind" = 'weight'::"EmbeddingKind" AND e."space" = ${SKETCH_SPACE}
-        AND a."deletedAt" IS NULL AND a."id" <> ${adapter.id} ${filters}
+        AND a."deletedAt" IS NULL AND a."id" <> ${adapterId} ${filters}
       ORDER BY e."vector" <=> ${vector}::vector
       LIMIT ${query.limit * NEIGHBOUR_OVERFETCH}`;
     const best = new Map<string, { id: string; score: number; version: number }>();
