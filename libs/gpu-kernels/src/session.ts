@@ -1,18 +1,10 @@
 import { createHash } from 'node:crypto';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { availableDevices, DeviceName, executionProviderFor, isKnownDevice, KNOWN_DEVICES } from './devices';
 import { KernelDType, KernelError, KernelTensor, KERNEL_DTYPES, shapeSize } from './kernel-tensor';
-
-export type GraphOptimization = 'disabled' | 'basic' | 'extended' | 'all';
-
-export interface SessionOptions {
-  /** 'cpu' (default), 'cuda' or 'webgpu'; must be one of availableDevices(). */
-  device?: string;
-  /** Threads for one operator; default: onnxruntime's choice (all physical cores). */
-  intraOpThreads?: number;
-  /** Graph rewrites onnxruntime applies at load; default 'all' (lets it fuse MatMul+Add, Gelu, ...). */
-  graphOptimization?: GraphOptimization;
-}
+import { resolveSessionSettings, SessionOptions, settingsKey, toOrtSessionOptions } from './session-options';
 
 /** A loaded graph ready to run. Obtained from createSession; release with dispose(). */
 export interface KernelSession {
@@ -21,6 +13,11 @@ export interface KernelSession {
   readonly outputNames: readonly string[];
   /** Runs the graph. Feeds must name every input exactly; outputNames picks a subset (default all). */
   run(feeds: Readonly<Record<string, KernelTensor>>, outputNames?: readonly string[]): Promise<Record<string, KernelTensor>>;
+  /**
+   * Stops profiling (sessions created with `profilePrefix`) and returns the path of the written
+   * Chrome-trace JSON; undefined when the session was not profiled.
+   */
+  endProfiling(): string | undefined;
   /** Drops this handle; the runtime session is released when its last handle is disposed. */
   dispose(): Promise<void>;
 }
@@ -28,6 +25,7 @@ export interface KernelSession {
 interface CachedSession {
   readonly ort: Promise<ort.InferenceSession>;
   refs: number;
+  readonly profilePrefix: string | undefined;
 }
 
 const cache = new Map<string, CachedSession>();
@@ -38,18 +36,14 @@ const cache = new Map<string, CachedSession>();
  */
 export async function createSession(model: Uint8Array, options: SessionOptions = {}): Promise<KernelSession> {
   const device = resolveDevice(options.device ?? 'cpu');
-  const graphOptimization = options.graphOptimization ?? 'all';
-  const key = cacheKey(model, device, options.intraOpThreads, graphOptimization);
+  const settings = resolveSessionSettings(options);
+  const key = `${createHash('sha256').update(model).digest('hex')}|${device}|${settingsKey(settings)}`;
   let entry = cache.get(key);
   if (!entry) {
     const created: CachedSession = {
-      ort: ort.InferenceSession.create(model, {
-        executionProviders: [executionProviderFor(device)],
-        graphOptimizationLevel: graphOptimization,
-        ...(options.intraOpThreads !== undefined ? { intraOpNumThreads: options.intraOpThreads } : {}),
-        logSeverityLevel: 3,
-      }),
+      ort: ort.InferenceSession.create(model, toOrtSessionOptions(settings, executionProviderFor(device))),
       refs: 0,
+      profilePrefix: settings.profilePrefix,
     };
     entry = created;
     cache.set(key, created);
@@ -94,9 +88,18 @@ function resolveDevice(name: string): DeviceName {
   return name;
 }
 
-function cacheKey(model: Uint8Array, device: string, threads: number | undefined, opt: GraphOptimization): string {
-  const digest = createHash('sha256').update(model).digest('hex');
-  return `${digest}|${device}|${threads ?? 'default'}|${opt}`;
+/** onnxruntime names the profile `<prefix>_<timestamp>.json`; the binding does not return the name. */
+function newestFileWithPrefix(prefix: string, notBefore: number): string | undefined {
+  const dir = path.dirname(path.resolve(prefix));
+  const base = path.basename(prefix);
+  let best: { file: string; mtime: number } | undefined;
+  for (const f of fs.readdirSync(dir)) {
+    if (!f.startsWith(base) || !f.endsWith('.json')) continue;
+    const file = path.join(dir, f);
+    const mtime = fs.statSync(file).mtimeMs;
+    if (mtime >= notBefore - 1000 && (!best || mtime > best.mtime)) best = { file, mtime };
+  }
+  return best?.file;
 }
 
 function errorText(err: unknown): string {
@@ -135,6 +138,14 @@ class OrtKernelSession implements KernelSession {
     const out: Record<string, KernelTensor> = {};
     for (const name of wanted) out[name] = fromOrt(name, results[name] as ort.Tensor);
     return out;
+  }
+
+  endProfiling(): string | undefined {
+    const prefix = this.entry.profilePrefix;
+    if (prefix === undefined) return undefined;
+    const started = Date.now();
+    this.session.endProfiling();
+    return newestFileWithPrefix(prefix, started);
   }
 
   async dispose(): Promise<void> {

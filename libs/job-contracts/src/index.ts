@@ -1,1 +1,10 @@
-export {};
+export * from './errors';
+export * from './validation';
+export * from './blobs';
+export * from './hyperparameters';
+export * from './payloads';
+export * from './progress';
+export * from './logs';
+export * from './results';
+export * from './idempotency';
+export * from './cancellation';

@@ -13,17 +13,24 @@ export interface ValidationIssue {
 
 export type ValidationResult<T> = { readonly ok: true; readonly value: T } | { readonly ok: false; readonly issues: readonly ValidationIssue[] };
 
-/** A schema checks `value` at `path`, pushes issues, and returns the typed value (undefined when invalid). */
-export interface Schema<T> {
+/**
+ * A schema checks `value` at `path`, pushes issues, and returns the typed value (undefined when
+ * invalid). `I` is what a producer may send (defaulted fields optional); `T` what comes out.
+ */
+export interface Schema<T, I = T> {
   check(value: unknown, path: string, issues: ValidationIssue[]): T | undefined;
   /** A short description of what the schema accepts, used in messages. */
   readonly expected: string;
+  /** Phantom: the input type. Never set at run time. */
+  readonly _input?: I;
 }
 
-/** The typed output of a schema. */
-export type Infer<S> = S extends Schema<infer T> ? T : never;
+/** The typed output of a schema (defaults applied). */
+export type Infer<S> = S extends Schema<infer T, unknown> ? T : never;
+/** What a producer may send for a schema (defaulted fields optional). */
+export type InferInput<S> = S extends Schema<unknown, infer I> ? I : never;
 
-export function validate<T>(schema: Schema<T>, value: unknown): ValidationResult<T> {
+export function validate<T, I>(schema: Schema<T, I>, value: unknown): ValidationResult<T> {
   const issues: ValidationIssue[] = [];
   const out = schema.check(value, '', issues);
   if (issues.length > 0 || out === undefined) return { ok: false, issues: issues.length > 0 ? issues : [{ path: '', message: `expected ${schema.expected}` }] };
@@ -164,7 +171,9 @@ export function literalOr<const L extends string, T>(literal: L, schema: Schema<
       const inner: ValidationIssue[] = [];
       const out = schema.check(value, path, inner);
       if (inner.length > 0) {
-        issues.push(typeof value === 'string' ? { path, message: `expected ${expected}, got ${describe(value)}` } : ...inner);
+        // A wrong string is better explained by the whole alternative; a wrong array by its items.
+        if (typeof value === 'string') issues.push({ path, message: `expected ${expected}, got ${describe(value)}` });
+        else issues.push(...inner);
         return undefined;
       }
       return out;
@@ -173,41 +182,53 @@ export function literalOr<const L extends string, T>(literal: L, schema: Schema<
 }
 
 /** A field of an object schema: required, optional (absent stays absent) or defaulted. */
-export interface Field<T, Out> {
-  readonly schema: Schema<T>;
-  readonly mode: 'required' | 'optional' | 'default';
-  readonly fallback?: T;
-  /** Phantom: the output type of the field. */
-  readonly _out?: Out;
+export interface Field<T, I, Mode extends 'required' | 'optional' | 'default'> {
+  readonly schema: Schema<T, I>;
+  readonly mode: Mode;
+  /** For 'default': the value an absent field gets (run through the schema when `fromEmpty`). */
+  readonly fallback?: () => unknown;
 }
 
-export function required<T>(schema: Schema<T>): Field<T, T> {
+export function required<T, I>(schema: Schema<T, I>): Field<T, I, 'required'> {
   return { schema, mode: 'required' };
 }
 
-export function optional<T>(schema: Schema<T>): Field<T, T | undefined> {
+export function optional<T, I>(schema: Schema<T, I>): Field<T, I, 'optional'> {
   return { schema, mode: 'optional' };
 }
 
-/** Absent (or undefined) → `fallback`; present → checked. */
-export function withDefault<T>(schema: Schema<T>, fallback: T): Field<T, T> {
-  return { schema, mode: 'default', fallback };
+/** Absent (or undefined) → a copy of `fallback`; present → checked. */
+export function withDefault<T, I>(schema: Schema<T, I>, fallback: T): Field<T, I, 'default'> {
+  return { schema, mode: 'default', fallback: () => structuredClone(fallback) };
 }
 
-type Fields = Record<string, Field<unknown, unknown>>;
-type RequiredKeys<F extends Fields> = { [K in keyof F]: F[K]['mode'] extends 'optional' ? never : K }[keyof F];
-type OptionalKeys<F extends Fields> = Exclude<keyof F, RequiredKeys<F>>;
-type FieldOut<F> = F extends Field<unknown, infer O> ? O : never;
-/** The object type of a field map: optional fields become `?:` properties. */
-export type ObjectOf<F extends Fields> = { readonly [K in RequiredKeys<F>]: FieldOut<F[K]> } & { readonly [K in OptionalKeys<F>]?: Exclude<FieldOut<F[K]>, undefined> };
+/** A nested object whose fields all have defaults: absent → the schema applied to `{}`. */
+export function nested<T, I>(schema: Schema<T, I>): Field<T, I, 'default'> {
+  return { schema, mode: 'default', fallback: () => ({}) };
+}
+
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- variance: any field shape is accepted here
+type AnyField = Field<any, any, 'required' | 'optional' | 'default'>;
+type Fields = Record<string, AnyField>;
+type KeysWithMode<F extends Fields, M> = { [K in keyof F]: F[K]['mode'] extends M ? K : never }[keyof F];
+type OutOf<F> = F extends Field<infer T, unknown, 'required' | 'optional' | 'default'> ? T : never;
+type InOf<F> = F extends Field<unknown, infer I, 'required' | 'optional' | 'default'> ? I : never;
 type Simplify<T> = { [K in keyof T]: T[K] } & {};
+/** The object a field map produces: optional fields become `?:` properties, defaulted ones are present. */
+export type ObjectOf<F extends Fields> = Simplify<
+  { readonly [K in Exclude<keyof F, KeysWithMode<F, 'optional'>>]: OutOf<F[K]> } & { readonly [K in KeysWithMode<F, 'optional'>]?: OutOf<F[K]> }
+>;
+/** What a producer may send: only required fields are required. */
+export type InputOf<F extends Fields> = Simplify<
+  { readonly [K in KeysWithMode<F, 'required'>]: InOf<F[K]> } & { readonly [K in Exclude<keyof F, KeysWithMode<F, 'required'>>]?: InOf<F[K]> }
+>;
 
 export interface ObjectRules {
   /** Reject keys not in the field map (default true: a typo in a hyperparameter must not be ignored silently). */
   readonly strict?: boolean;
 }
 
-export function object<F extends Fields>(fields: F, rules: ObjectRules = {}): Schema<Simplify<ObjectOf<F>>> {
+export function object<F extends Fields>(fields: F, rules: ObjectRules = {}): Schema<ObjectOf<F>, InputOf<F>> {
   const strict = rules.strict ?? true;
   return {
     expected: 'an object',
@@ -220,11 +241,11 @@ export function object<F extends Fields>(fields: F, rules: ObjectRules = {}): Sc
       const before = issues.length;
       const out: Record<string, unknown> = {};
       for (const [key, field] of Object.entries(fields)) {
-        const v = rec[key];
+        let v = rec[key];
         if (v === undefined) {
           if (field.mode === 'required') issues.push({ path: join(path, key), message: `is required (${field.schema.expected})` });
-          else if (field.mode === 'default') out[key] = structuredClone(field.fallback);
-          continue;
+          if (field.mode !== 'default' || field.fallback === undefined) continue;
+          v = field.fallback();
         }
         const checked = field.schema.check(v, join(path, key), issues);
         if (checked !== undefined) out[key] = checked;
@@ -232,7 +253,7 @@ export function object<F extends Fields>(fields: F, rules: ObjectRules = {}): Sc
       if (strict) {
         for (const key of Object.keys(rec)) if (!(key in fields)) issues.push({ path: join(path, key), message: `unknown field (known: ${Object.keys(fields).join(', ')})` });
       }
-      return issues.length === before ? (out as Simplify<ObjectOf<F>>) : undefined;
+      return issues.length === before ? (out as ObjectOf<F>) : undefined;
     },
   };
 }

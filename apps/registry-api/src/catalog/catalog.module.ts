@@ -3,7 +3,8 @@ import { AdapterDownloadService } from './adapters/adapter-download.service';
 import { AdapterUploadService } from './adapters/adapter-upload.service';
 import { AdaptersController } from './adapters/adapters.controller';
 import { AdaptersService } from './adapters/adapters.service';
-import { CatalogReadCache } from './cache/catalog-read-cache';
+import { CatalogReadCache, catalogCacheTtlFor } from './cache/catalog-read-cache';
+import { APP_CONFIG, type AppConfig } from './platform';
 import { BaseModelsController } from './base-models/base-models.controller';
 import { BaseModelsService } from './base-models/base-models.service';
 import { CatalogResolver } from './graphql/catalog.resolver';
@@ -17,7 +18,7 @@ import { SearchService } from './search/search.service';
  */
 @Module({
   controllers: [BaseModelsController, AdaptersController, SearchController],
-  providers: [{ provide: CatalogReadCache, useFactory: () => new CatalogReadCache() }, BaseModelsService, AdaptersService, AdapterUploadService, AdapterDownloadService, SearchService, CatalogResolver],
+  providers: [{ provide: CatalogReadCache, inject: [APP_CONFIG], useFactory: (config: AppConfig) => new CatalogReadCache(catalogCacheTtlFor(config.database)) }, BaseModelsService, AdaptersService, AdapterUploadService, AdapterDownloadService, SearchService, CatalogResolver],
   exports: [CatalogReadCache, BaseModelsService, AdaptersService, AdapterUploadService, SearchService],
 })
 export class CatalogModule {}

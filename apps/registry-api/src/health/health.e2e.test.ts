@@ -55,6 +55,7 @@ describe('health, metrics and request ids', () => {
     assert.match(res.text, /http_request_duration_seconds_count\{route="\/healthz",method="GET",status="200"\} \d+/);
     assert.match(res.text, /http_request_duration_seconds_count\{route="unmatched",method="GET",status="404"\} 1/);
     assert.match(res.text, /process_cpu_user_seconds_total/);
+    assert.match(res.text, /registry_db_transactions_queued 0/);
   });
 
   it('unknown routes get the JSON error shape', async () => {

@@ -1,14 +1,11 @@
-import { createSession, GraphOptimization, KernelSession, KernelTensor } from '@palette/gpu-kernels';
+import { createSession, KernelSession, KernelTensor, SessionOptions } from '@palette/gpu-kernels';
 import type { Graph } from './graph';
 import { emitOnnx } from './onnx-emit';
 
-export interface CompileOptions {
-  /** 'cpu' (default), 'cuda' or 'webgpu'. */
-  device?: string;
+/** Session settings (device, threads, spinning, profiling, ...: see gpu-kernels) plus emission choices. */
+export interface CompileOptions extends SessionOptions {
   /** Outputs to compute (default: all); the rest of the graph is dropped. */
   outputs?: readonly string[];
-  intraOpThreads?: number;
-  graphOptimization?: GraphOptimization;
   /** Emit com.microsoft FusedMatMul for transposed float32 matmuls (default true). */
   fusedMatMul?: boolean;
 }
@@ -21,6 +18,8 @@ export interface CompiledGraph {
   readonly inputNames: readonly string[];
   readonly outputNames: readonly string[];
   run(feeds: Readonly<Record<string, KernelTensor>>, outputs?: readonly string[]): Promise<Record<string, KernelTensor>>;
+  /** Ends an onnxruntime profile (compiled with `profilePrefix`) and returns the trace file's path. */
+  endProfiling(): string | undefined;
   dispose(): Promise<void>;
 }
 
@@ -30,16 +29,14 @@ export async function compile(g: Graph, options: CompileOptions = {}): Promise<C
     ...(options.outputs ? { outputs: options.outputs } : {}),
     ...(options.fusedMatMul !== undefined ? { fusedMatMul: options.fusedMatMul } : {}),
   });
-  const session: KernelSession = await createSession(emitted.bytes, {
-    ...(options.device !== undefined ? { device: options.device } : {}),
-    ...(options.intraOpThreads !== undefined ? { intraOpThreads: options.intraOpThreads } : {}),
-    ...(options.graphOptimization !== undefined ? { graphOptimization: options.graphOptimization } : {}),
-  });
+  const { outputs: _outputs, fusedMatMul: _fused, ...sessionOptions } = options;
+  const session: KernelSession = await createSession(emitted.bytes, sessionOptions);
   return {
     model: emitted.bytes,
     inputNames: emitted.inputNames,
     outputNames: emitted.outputNames,
     run: (feeds, outputs) => session.run(feeds, outputs),
+    endProfiling: () => session.endProfiling(),
     dispose: () => session.dispose(),
   };
 }

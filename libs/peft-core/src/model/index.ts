@@ -8,3 +8,5 @@ export * from './kv-cache';
 export * from './sampling';
 export * from './generation';
 export * from './llama-model';
+export * from './lora-pool';
+export * from './batch-decoder';

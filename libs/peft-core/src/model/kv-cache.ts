@@ -101,6 +101,68 @@ export class KvCache {
     this.slotCapacity = Math.floor(this.keys[0]!.length / Math.max(1, this.slotSize));
   }
 
+  /**
+   * Adds `count` rows (continuous batching: requests joining a running batch). Their entries are a
+   * prefill's `newKv`, per layer [seq, count, kvHeads, headDim], and fill the LAST `seq` slots:
+   * every row of the batch ends at the same slot (rows are right-aligned, like left padding).
+   * When seq > length, the existing rows get seq − length padding slots in front; when seq < length,
+   * the new rows do. Padding slots hold zeros; the caller masks them with key padding.
+   * Returns how many slots were inserted in front of the existing rows and the slot at which the
+   * new rows' entries start. O(cache) once per call.
+   */
+  addRows(newKeys: readonly Float32Array[], newValues: readonly Float32Array[], seq: number, count: number): { existingShift: number; newRowsStart: number } {
+    if (newKeys.length !== this.layers || newValues.length !== this.layers) {
+      throw new PeftCoreError('SHAPE_MISMATCH', `KvCache.addRows: expected ${this.layers} layers, got ${newKeys.length} keys and ${newValues.length} values`);
+    }
+    if (!(Number.isInteger(seq) && seq > 0 && Number.isInteger(count) && count > 0)) {
+      throw new PeftCoreError('INVALID_ARGUMENT', `KvCache.addRows: seq and count must be positive integers, got ${seq}, ${count}`);
+    }
+    const row = this.kvHeads * this.headDim;
+    const length = Math.max(this.filled, seq);
+    const existingShift = length - this.filled;
+    const newRowsStart = length - seq;
+    const oldRows = this.rows;
+    const rows = oldRows + count;
+    const slotSize = rows * row;
+    // Room to decode a while before the next growth (append doubles when full).
+    const capacity = Math.max(2 * length, length + 16);
+    const relayout = (old: Float32Array, added: Float32Array, layer: number): Float32Array => {
+      if (added.length !== seq * count * row) {
+        throw new PeftCoreError('SHAPE_MISMATCH', `KvCache.addRows: layer ${layer} has ${added.length} values, expected ${seq * count * row}`);
+      }
+      const next = new Float32Array(capacity * slotSize);
+      for (let s = 0; s < this.filled; s++) {
+        next.set(old.subarray(s * oldRows * row, (s + 1) * oldRows * row), (s + existingShift) * slotSize);
+      }
+      for (let s = 0; s < seq; s++) {
+        next.set(added.subarray(s * count * row, (s + 1) * count * row), (s + newRowsStart) * slotSize + oldRows * row);
+      }
+      return next;
+    };
+    this.keys = this.keys.map((b, l) => relayout(b, newKeys[l]!, l));
+    this.values = this.values.map((b, l) => relayout(b, newValues[l]!, l));
+    this.rows = rows;
+    this.filled = length;
+    this.slotCapacity = capacity;
+    return { existingShift, newRowsStart };
+  }
+
+  /**
+   * Drops the first `slots` slots (in place). Used when no remaining row attends to them any more
+   * (they were padding for every row still in the batch), so attention stops paying for them.
+   */
+  dropLeadingSlots(slots: number): void {
+    if (!(Number.isInteger(slots) && slots >= 0 && slots <= this.filled)) {
+      throw new PeftCoreError('INVALID_ARGUMENT', `KvCache.dropLeadingSlots: ${slots} is not in [0, ${this.filled}]`);
+    }
+    if (slots === 0) return;
+    const size = this.slotSize;
+    for (const buffers of [this.keys, this.values]) {
+      for (const buf of buffers) buf.copyWithin(0, slots * size, this.filled * size);
+    }
+    this.filled -= slots;
+  }
+
   private grow(capacity: number): void {
     const resize = (b: Float32Array): Float32Array => {
       const next = new Float32Array(capacity * this.slotSize);

@@ -13,6 +13,8 @@ import { declareDecoderParamInputs, declareDecoderParams } from './decoder-param
 import { declarePoolLora, declareSingleLora } from './lora-inputs';
 import { type LoraPlan, type LoraSelection, planFeeds, planKey, planLora, rowSlotFeeds } from './lora-plan';
 import { type GenerateOptions, type GenerationResult, runGeneration } from './generation';
+import { BatchDecoder, type BatchDecoderOptions } from './batch-decoder';
+import type { LoraTargets } from './lora-inputs';
 
 export interface LlamaModelOptions {
   /** onnxruntime device: 'cpu' (default), 'cuda', 'webgpu'. */
@@ -54,7 +56,7 @@ export class LlamaModel {
 
   private constructor(
     readonly config: ModelConfig,
-    private readonly weights: ReadonlyMap<string, HostTensor>,
+    private weights: ReadonlyMap<string, HostTensor>,
     private readonly options: LlamaModelOptions,
   ) {}
 
@@ -104,6 +106,45 @@ export class LlamaModel {
       rowFeeds: (rows) => rowSlotFeeds(plan, rows),
     });
     return single ? results[0]! : results;
+  }
+
+  /**
+   * A step-level continuous-batching decoder over this model (rows join and leave between steps,
+   * each with its own adapter). It shares the model's compiled sessions.
+   */
+  batchDecoder(options: BatchDecoderOptions = {}): BatchDecoder {
+    return new BatchDecoder(
+      this.config,
+      {
+        decodeSession: (targets) => this.decodeSession(targets),
+        baseFeeds: () => this.baseFeeds(),
+      },
+      options,
+    );
+  }
+
+  /** The decode graph (last logits + new KV) without LoRA, or with the gather pool wiring over `targets`. */
+  decodeSession(targets: LoraTargets | undefined): Promise<CompiledGraph> {
+    const plan: LoraPlan = targets === undefined ? { kind: 'none' } : { kind: 'pool', targets, adapters: [], rowSlots: [], strategy: 'gather' };
+    return this.session('decode', plan);
+  }
+
+  /**
+   * Replaces the frozen weights fed to every graph (baseWeights 'inputs' only, where weights are
+   * feeds): e.g. a base with an adapter merged in. Nothing recompiles. Shapes must match.
+   */
+  setBaseWeights(weights: ReadonlyMap<string, HostTensor>): void {
+    if (this.options.baseWeights !== 'inputs') {
+      throw new PeftCoreError('UNSUPPORTED', "setBaseWeights needs baseWeights: 'inputs' (initializer weights are baked into the compiled graphs)");
+    }
+    for (const [name, shape] of expectedWeightShapes(this.config)) {
+      const t = weights.get(name);
+      if (t === undefined || t.shape.length !== shape.length || t.shape.some((d, i) => d !== shape[i])) {
+        throw new PeftCoreError('CHECKPOINT_INVALID', `setBaseWeights: ${name} is missing or not [${shape.join(', ')}]`);
+      }
+    }
+    this.weights = weights;
+    this.weightFeeds = undefined;
   }
 
   /** Releases every compiled session. The model can compile again afterwards. */

@@ -7,7 +7,7 @@
  * One graph per (model config, trainable set, batch shape): the batch shape is fixed so the
  * runtime can plan memory once; the Trainer pads every batch to it.
  */
-import type { KernelTensor } from '@palette/gpu-kernels';
+import type { KernelTensor, SessionOptions } from '@palette/gpu-kernels';
 import { PeftCoreError } from '../errors';
 import type { ModelConfig } from '../formats/model-config';
 import { linearShape } from '../formats/model-modules';
@@ -39,6 +39,8 @@ export interface TrainingGraphOptions {
   readonly seqLen: number;
   readonly device?: string;
   readonly intraOpThreads?: number;
+  /** Further onnxruntime session settings (spinning, profiling, ...); device/intraOpThreads above win. */
+  readonly session?: SessionOptions;
 }
 
 export interface StepResult {
@@ -149,9 +151,11 @@ export class TrainingGraph {
 
   static async compile(o: TrainingGraphOptions): Promise<TrainingGraph> {
     const built = buildTrainingGraph(o);
-    const common = { ...(o.device !== undefined ? { device: o.device } : {}), ...(o.intraOpThreads !== undefined ? { intraOpThreads: o.intraOpThreads } : {}) };
-    const step = await compile(built.graph, common);
-    const evalStep = await compile(built.graph, { ...common, outputs: ['loss'] });
+    const common = { ...o.session, ...(o.device !== undefined ? { device: o.device } : {}), ...(o.intraOpThreads !== undefined ? { intraOpThreads: o.intraOpThreads } : {}) };
+    // Two sessions profiled under one prefix would write indistinguishable files: suffix each.
+    const profiled = (suffix: string): { profilePrefix?: string } => (o.session?.profilePrefix !== undefined ? { profilePrefix: `${o.session.profilePrefix}${suffix}` } : {});
+    const step = await compile(built.graph, { ...common, ...profiled('step_') });
+    const evalStep = await compile(built.graph, { ...common, ...profiled('eval_'), outputs: ['loss'] });
     return new TrainingGraph(built, step, evalStep, trainableShapes(o.config, o.base, o.trainable), o.batchSize, o.seqLen);
   }
 
@@ -170,6 +174,11 @@ export class TrainingGraph {
   async evaluate(batch: Batch, params: ReadonlyMap<string, Float32Array>): Promise<number> {
     const out = await this.evalStep.run(this.feeds(batch, params, this.evalStep.inputNames));
     return scalar(out.loss!);
+  }
+
+  /** Ends the profiles of a graph compiled with `session.profilePrefix`: the trace files of the step and eval sessions. */
+  endProfiling(): { step: string | undefined; evaluate: string | undefined } {
+    return { step: this.step.endProfiling(), evaluate: this.evalStep.endProfiling() };
   }
 
   async dispose(): Promise<void> {

@@ -1,5 +1,14 @@
-/** How long a cached read may be served. Bounds staleness when ANOTHER replica writes (shared Postgres). */
+/** How long a cached read may be served on a shared Postgres, where ANOTHER replica may write. */
 export const CATALOG_CACHE_TTL_MS = 2_000;
+
+/**
+ * Embedded PGlite is locked to this one process (DATA_DIR/pglite.lock), so every write goes
+ * through this process and invalidates the cache: entries never go stale and need no TTL.
+ * On Postgres other replicas write too, so entries expire after CATALOG_CACHE_TTL_MS.
+ */
+export function catalogCacheTtlFor(database: { kind: 'pglite' | 'postgres' }): number {
+  return database.kind === 'pglite' ? Number.POSITIVE_INFINITY : CATALOG_CACHE_TTL_MS;
+}
 /** Entries kept at most; the oldest-used go first. */
 export const CATALOG_CACHE_MAX_ENTRIES = 10_000;
 
@@ -16,8 +25,8 @@ interface Entry {
  * WASM), so a GET that costs several queries caps throughput far below what the HTTP layer can
  * serve. Catalog reads are many and writes are few, so reads are cached and every write in this
  * process clears the cache (`invalidate()` after the write commits): a client never reads its
- * own write stale. Writes made by another replica on a shared Postgres are seen after at most
- * CATALOG_CACHE_TTL_MS.
+ * own write stale. ANY code that writes catalog tables must call invalidate(). Writes made by
+ * another replica on a shared Postgres are seen after at most CATALOG_CACHE_TTL_MS.
  *
  * Concurrent misses for one key share a single load (no stampede). Failed loads are not cached.
  * Cached values are shared: callers must treat them as read-only.
@@ -25,6 +34,7 @@ interface Entry {
 export class CatalogReadCache {
   private generation = 0;
   private readonly entries = new Map<string, Entry>();
+  // Plain counters (not prom-client) so the cache stays a dependency-free unit.
   hits = 0;
   misses = 0;
 

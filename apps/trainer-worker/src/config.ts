@@ -1,0 +1,122 @@
+/**
+ * The worker's configuration, parsed once at start-up from the environment. Start-up fails with
+ * ONE error naming every bad variable, rather than the first one or a crash later.
+ *
+ *   REDIS_URL                    redis://[user:pass@]host:port[/db] (default redis://127.0.0.1:6379)
+ *   DATA_DIR                     working files and the default blob directory (default .data)
+ *   BLOB_STORE, BLOB_DIR, S3_*   the object store (see @palette/object-store blobStoreOptionsFromEnv)
+ *   REGISTRY_URL, SERVICE_KEY    where results are registered; both or neither (neither: results
+ *                                stay in BullMQ's return value only)
+ *   WORKER_QUEUES                comma-separated kinds to consume (default: all)
+ *   WORKER_CONCURRENCY_<KIND>    jobs of that kind at once in this process (default 1)
+ *   WORKER_MAX_CONCURRENT_JOBS   cap across all queues in this process (default 1)
+ *   WORKER_LOCK_DURATION_MS      BullMQ job lock; a crashed worker's job is recovered after it lapses (default 30000)
+ *   WORKER_STALLED_INTERVAL_MS   how often stalled jobs are looked for (default 30000)
+ *   WORKER_MAX_STALLED_COUNT     recoveries before a job fails as stalled (default 3)
+ *   WORKER_PROGRESS_INTERVAL_MS  least time between progress updates of a job (default 2000)
+ *   WORKER_CANCEL_POLL_MS        how often cancellation requests are checked (default 1000)
+ *   WORKER_INTRA_OP_THREADS      onnxruntime threads per session (default: onnxruntime's choice)
+ *   WORKER_DEVICE                onnxruntime device: cpu (default), cuda, webgpu
+ */
+import * as path from 'node:path';
+import { JOB_KINDS, isJobKind, type JobKind } from '@palette/job-contracts';
+import { blobStoreOptionsFromEnv, type BlobStoreOptions } from '@palette/object-store';
+import { WorkerError } from './errors';
+
+export interface RegistryConfig {
+  readonly url: string;
+  readonly serviceKey: string;
+}
+
+export interface WorkerConfig {
+  readonly redisUrl: string;
+  readonly dataDir: string;
+  /** Per-job scratch directories live under here. */
+  readonly workDir: string;
+  readonly blobStore: BlobStoreOptions;
+  readonly registry: RegistryConfig | undefined;
+  readonly queues: readonly JobKind[];
+  readonly concurrency: Readonly<Record<JobKind, number>>;
+  readonly maxConcurrentJobs: number;
+  readonly lockDurationMs: number;
+  readonly stalledIntervalMs: number;
+  readonly maxStalledCount: number;
+  readonly progressIntervalMs: number;
+  readonly cancelPollMs: number;
+  readonly intraOpThreads: number | undefined;
+  readonly device: string | undefined;
+}
+
+export function parseWorkerConfig(env: NodeJS.ProcessEnv): WorkerConfig {
+  const problems: string[] = [];
+  const integer = (name: string, fallback: number, min: number): number => {
+    const raw = env[name];
+    if (raw === undefined || raw === '') return fallback;
+    if (!/^\d+$/.test(raw) || Number(raw) < min) {
+      problems.push(`${name} must be an integer ≥ ${min}, got ${JSON.stringify(raw)}`);
+      return fallback;
+    }
+    return Number(raw);
+  };
+  const optionalInteger = (name: string, min: number): number | undefined => (env[name] === undefined || env[name] === '' ? undefined : integer(name, min, min));
+
+  const redisUrl = env.REDIS_URL || 'redis://127.0.0.1:6379';
+  try {
+    const u = new URL(redisUrl);
+    if (u.protocol !== 'redis:' && u.protocol !== 'rediss:') problems.push(`REDIS_URL must start with redis:// or rediss://, got ${JSON.stringify(redisUrl)}`);
+  } catch {
+    problems.push(`REDIS_URL is not a URL: ${JSON.stringify(redisUrl)}`);
+  }
+  const dataDir = path.resolve(env.DATA_DIR || '.data');
+
+  let blobStore: BlobStoreOptions = { driver: 'dir', root: path.join(dataDir, 'blobs') };
+  try {
+    blobStore = blobStoreOptionsFromEnv(env, dataDir);
+  } catch (e) {
+    problems.push((e as Error).message);
+  }
+
+  let registry: RegistryConfig | undefined;
+  const registryUrl = env.REGISTRY_URL || undefined;
+  const serviceKey = env.SERVICE_KEY || undefined;
+  if ((registryUrl === undefined) !== (serviceKey === undefined)) {
+    problems.push('REGISTRY_URL and SERVICE_KEY must be set together (or neither, to keep results in the queue only)');
+  } else if (registryUrl !== undefined && serviceKey !== undefined) {
+    try {
+      const u = new URL(registryUrl);
+      if (u.protocol !== 'http:' && u.protocol !== 'https:') throw new Error('not http');
+      registry = { url: registryUrl.replace(/\/+$/, ''), serviceKey };
+    } catch {
+      problems.push(`REGISTRY_URL must be an http(s) URL, got ${JSON.stringify(registryUrl)}`);
+    }
+  }
+
+  let queues: JobKind[] = [...JOB_KINDS];
+  if (env.WORKER_QUEUES) {
+    const names = env.WORKER_QUEUES.split(',').map((s) => s.trim()).filter((s) => s !== '');
+    const unknown = names.filter((n) => !isJobKind(n));
+    if (unknown.length > 0 || names.length === 0) problems.push(`WORKER_QUEUES must list kinds from ${JOB_KINDS.join(', ')}, got ${JSON.stringify(env.WORKER_QUEUES)}`);
+    else queues = [...new Set(names as JobKind[])];
+  }
+  const concurrency = Object.fromEntries(JOB_KINDS.map((k) => [k, integer(`WORKER_CONCURRENCY_${k.toUpperCase()}`, 1, 1)])) as Record<JobKind, number>;
+
+  const config: WorkerConfig = {
+    redisUrl,
+    dataDir,
+    workDir: path.join(dataDir, 'worker'),
+    blobStore,
+    registry,
+    queues,
+    concurrency,
+    maxConcurrentJobs: integer('WORKER_MAX_CONCURRENT_JOBS', 1, 1),
+    lockDurationMs: integer('WORKER_LOCK_DURATION_MS', 30_000, 1000),
+    stalledIntervalMs: integer('WORKER_STALLED_INTERVAL_MS', 30_000, 500),
+    maxStalledCount: integer('WORKER_MAX_STALLED_COUNT', 3, 0),
+    progressIntervalMs: integer('WORKER_PROGRESS_INTERVAL_MS', 2000, 0),
+    cancelPollMs: integer('WORKER_CANCEL_POLL_MS', 1000, 50),
+    intraOpThreads: optionalInteger('WORKER_INTRA_OP_THREADS', 1),
+    device: env.WORKER_DEVICE || undefined,
+  };
+  if (problems.length > 0) throw new WorkerError('CONFIG_INVALID', `invalid worker environment: ${problems.join('; ')}`);
+  return config;
+}

@@ -1,0 +1,118 @@
+import type * as ort from 'onnxruntime-node';
+import { KernelError } from './kernel-tensor';
+
+export type GraphOptimization = 'disabled' | 'basic' | 'extended' | 'all';
+
+/**
+ * The onnxruntime session settings the platform exposes. Every field is optional; the defaults
+ * (DEFAULT_SESSION_SETTINGS) were measured on the 2-core CPU box (see the README's table).
+ */
+export interface SessionOptions {
+  /** 'cpu' (default), 'cuda' or 'webgpu'; must be one of availableDevices(). */
+  device?: string;
+  /** Threads for one operator; default: onnxruntime's choice (all physical cores). */
+  intraOpThreads?: number;
+  /** Threads running independent operators in parallel (only with executionMode 'parallel'); default 1. */
+  interOpThreads?: number;
+  /** 'sequential' (default: one op at a time, each using the intra-op pool) or 'parallel'. */
+  executionMode?: 'sequential' | 'parallel';
+  /**
+   * Whether intra-op worker threads spin (busy-wait) for new work instead of sleeping at once.
+   * Default false: a spinning pool keeps burning its cores after every run, so with several
+   * sessions in one process (prefill + decode, forward + training, several wirings) the idle ones
+   * steal the cores the active one needs. Spinning only pays off for one session alone on a
+   * machine that runs many tiny ops back to back.
+   */
+  allowSpinning?: boolean;
+  /** Graph rewrites applied at load; default 'all' (fuses MatMul+Add, Gelu, layer norms, ...). */
+  graphOptimization?: GraphOptimization;
+  /** Plan activation memory once from the first run's shapes; default true (fixed-shape graphs reuse it). */
+  memoryPattern?: boolean;
+  /** Keep freed CPU buffers in an arena for reuse across runs; default true. */
+  cpuArena?: boolean;
+  /**
+   * Pins symbolic input dims (ONNX dim_param names) to fixed sizes at load so the optimizer and the
+   * memory planner see static shapes (a training graph compiled for one batch shape).
+   */
+  fixedDims?: Readonly<Record<string, number>>;
+  /** Writes an onnxruntime per-op profile (Chrome trace JSON) whose path starts with this prefix. */
+  profilePrefix?: string;
+}
+
+/** Every setting with the defaults filled in (device excepted: resolved against availability). */
+export interface SessionSettings {
+  readonly intraOpThreads: number | undefined;
+  readonly interOpThreads: number;
+  readonly executionMode: 'sequential' | 'parallel';
+  readonly allowSpinning: boolean;
+  readonly graphOptimization: GraphOptimization;
+  readonly memoryPattern: boolean;
+  readonly cpuArena: boolean;
+  readonly fixedDims: Readonly<Record<string, number>>;
+  readonly profilePrefix: string | undefined;
+}
+
+export const DEFAULT_SESSION_SETTINGS: SessionSettings = {
+  intraOpThreads: undefined,
+  interOpThreads: 1,
+  executionMode: 'sequential',
+  allowSpinning: false,
+  graphOptimization: 'all',
+  memoryPattern: true,
+  cpuArena: true,
+  fixedDims: {},
+  profilePrefix: undefined,
+};
+
+function positiveInteger(name: string, value: number | undefined): void {
+  if (value !== undefined && (!Number.isInteger(value) || value < 1)) {
+    throw new KernelError('SESSION_FAILED', `session option ${name} must be a positive integer, got ${value}`);
+  }
+}
+
+/** Fills defaults and validates; throws SESSION_FAILED naming the bad option. */
+export function resolveSessionSettings(options: SessionOptions): SessionSettings {
+  positiveInteger('intraOpThreads', options.intraOpThreads);
+  positiveInteger('interOpThreads', options.interOpThreads);
+  for (const [name, size] of Object.entries(options.fixedDims ?? {})) positiveInteger(`fixedDims.${name}`, size);
+  const d = DEFAULT_SESSION_SETTINGS;
+  return {
+    intraOpThreads: options.intraOpThreads ?? d.intraOpThreads,
+    interOpThreads: options.interOpThreads ?? d.interOpThreads,
+    executionMode: options.executionMode ?? d.executionMode,
+    allowSpinning: options.allowSpinning ?? d.allowSpinning,
+    graphOptimization: options.graphOptimization ?? d.graphOptimization,
+    memoryPattern: options.memoryPattern ?? d.memoryPattern,
+    cpuArena: options.cpuArena ?? d.cpuArena,
+    fixedDims: { ...(options.fixedDims ?? d.fixedDims) },
+    profilePrefix: options.profilePrefix ?? d.profilePrefix,
+  };
+}
+
+/** A stable string of the settings, for the session cache key (sorted fixedDims). */
+export function settingsKey(s: SessionSettings): string {
+  const dims = Object.keys(s.fixedDims)
+    .sort()
+    .map((k) => `${k}=${s.fixedDims[k]}`)
+    .join(',');
+  return [s.intraOpThreads ?? 'auto', s.interOpThreads, s.executionMode, s.allowSpinning ? 'spin' : 'nospin', s.graphOptimization, s.memoryPattern, s.cpuArena, dims, s.profilePrefix ?? ''].join('|');
+}
+
+/** The onnxruntime-node session options for these settings on one execution provider. */
+export function toOrtSessionOptions(s: SessionSettings, executionProvider: string): ort.InferenceSession.SessionOptions {
+  return {
+    executionProviders: [executionProvider],
+    graphOptimizationLevel: s.graphOptimization,
+    interOpNumThreads: s.interOpThreads,
+    executionMode: s.executionMode,
+    enableMemPattern: s.memoryPattern,
+    enableCpuMemArena: s.cpuArena,
+    ...(s.intraOpThreads !== undefined ? { intraOpNumThreads: s.intraOpThreads } : {}),
+    ...(Object.keys(s.fixedDims).length > 0 ? { freeDimensionOverrides: s.fixedDims } : {}),
+    ...(s.profilePrefix !== undefined ? { enableProfiling: true, profileFilePrefix: s.profilePrefix } : {}),
+    // Session config entries (onnxruntime_session_options_config_keys.h); the Node binding takes
+    // them as a nested object of strings, flattened to dotted keys.
+    extra: { session: { intra_op: { allow_spinning: s.allowSpinning ? '1' : '0' }, inter_op: { allow_spinning: s.allowSpinning ? '1' : '0' } } },
+    logSeverityLevel: 3,
+  };
+}

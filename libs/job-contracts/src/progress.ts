@@ -1,0 +1,76 @@
+/**
+ * What a running job reports through BullMQ's job progress (job.updateProgress): one object,
+ * replaced on every update and readable from the job or QueueEvents' `progress` event.
+ * Fields that do not apply to the current phase are null (JSON has no undefined).
+ */
+import { JobContractError } from './errors';
+import { formatIssues, number, object, oneOf, optional, required, string, validate, type Infer, type Schema } from './validation';
+
+export const JOB_PHASES = ['loading', 'training', 'checkpointing', 'exporting', 'evaluating', 'embedding', 'uploading', 'completed'] as const;
+export type JobPhase = (typeof JOB_PHASES)[number];
+
+/** A nullable number field (present, number or null). */
+function nullableNumber(): Schema<number | null> {
+  const inner = number();
+  return {
+    expected: 'a number or null',
+    check(value, path, issues) {
+      if (value === null) return null;
+      return inner.check(value, path, issues);
+    },
+  };
+}
+
+const checkpointRefSchema = object({
+  /** Optimizer steps the checkpoint contains. */
+  step: required(number({ integer: true, min: 0 })),
+  /** Blob address of the checkpoint manifest (see CheckpointManifest). */
+  manifest: required(string({ pattern: /^[0-9a-f]{64}$/, patternName: 'a blob address' })),
+});
+export type CheckpointRef = Infer<typeof checkpointRefSchema>;
+
+export const jobProgressSchema = object({
+  phase: required(oneOf(JOB_PHASES)),
+  /** Optimizer steps completed (or examples scored, for evaluate). */
+  step: required(number({ integer: true, min: 0 })),
+  totalSteps: required(number({ integer: true, min: 0 })),
+  loss: required(nullableNumber()),
+  learningRate: required(nullableNumber()),
+  tokensPerSecond: required(nullableNumber()),
+  etaSeconds: required(nullableNumber()),
+  /** Latest held-out loss, when an evaluation ran. */
+  evalLoss: optional(number()),
+  /** The latest checkpoint in the object store: where a worker taking over this job resumes. */
+  checkpoint: optional(checkpointRefSchema),
+  /** Set when this attempt continued from a checkpoint: the step it resumed at. */
+  resumedFromStep: optional(number({ integer: true, min: 0 })),
+  /** ISO 8601 time of the update. */
+  updatedAt: required(string()),
+});
+export type JobProgress = Infer<typeof jobProgressSchema>;
+
+/** Reads a progress value from BullMQ (which may be a number or anything a client stored). */
+export function parseJobProgress(value: unknown): JobProgress {
+  const result = validate(jobProgressSchema, value);
+  if (!result.ok) throw new JobContractError('MESSAGE_INVALID', `job progress is invalid: ${formatIssues(result.issues)}`, result.issues);
+  return result.value;
+}
+
+/** Like parseJobProgress but undefined for values that are not job progress (a fresh job has 0). */
+export function readJobProgress(value: unknown): JobProgress | undefined {
+  const result = validate(jobProgressSchema, value);
+  return result.ok ? result.value : undefined;
+}
+
+/**
+ * The checkpoint manifest blob: the files of one training checkpoint (peft-core's training
+ * checkpoint directory) and the run they belong to. A progress update names the manifest's blob,
+ * so one address identifies a complete checkpoint (its files are stored before the manifest).
+ */
+export interface CheckpointManifest {
+  readonly formatVersion: 1;
+  readonly jobId: string;
+  readonly step: number;
+  /** File name inside the checkpoint directory → blob address. */
+  readonly files: Readonly<Record<string, string>>;
+}

@@ -1,0 +1,111 @@
+/**
+ * Where does a LoRA training step spend its time compared with a forward pass? Compiles the bench's
+ * training graph with onnxruntime profiling on, runs the step (forward + loss + backward) and the
+ * loss-only evaluation (forward + loss) a few times, and prints the kernel time per op type (and
+ * the slowest nodes) of each, per run.
+ *
+ * Usage: node tools/run-ts.js libs/peft-core/bench/profile-train.ts [10M|100M] [runs] [topNodes]
+ */
+import { promises as fsp } from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { loraScaling } from '../src/lora/delta';
+import { randomCheckpoint } from '../src/testing/random-model';
+import { collate, type TokenizedExample } from '../src/train/data';
+import { targetModulePaths } from '../src/train/lora-setup';
+import { TrainingGraph } from '../src/train/train-graph';
+import { Rng } from '../src/util/rng';
+import { BENCH_MODELS, BENCH_BATCH, BENCH_RANK, BENCH_SEQ } from './bench-models';
+
+interface TraceEvent {
+  readonly cat?: string;
+  readonly name?: string;
+  readonly dur?: number;
+  readonly args?: { readonly op_name?: string; readonly input_type_shape?: readonly Record<string, readonly number[]>[] };
+}
+
+interface Profile {
+  readonly byOp: Map<string, number>;
+  readonly byNode: Map<string, number>;
+  readonly totalUs: number;
+}
+
+async function readProfile(file: string, runs: number): Promise<Profile> {
+  const events = JSON.parse(await fsp.readFile(file, 'utf8')) as TraceEvent[];
+  const byOp = new Map<string, number>();
+  const byNode = new Map<string, number>();
+  let totalUs = 0;
+  for (const e of events) {
+    if (e.cat !== 'Node' || !e.name?.endsWith('_kernel_time') || e.dur === undefined) continue;
+    const op = e.args?.op_name ?? '?';
+    byOp.set(op, (byOp.get(op) ?? 0) + e.dur / runs);
+    const shapes = (e.args?.input_type_shape ?? []).map((t) => `[${Object.values(t)[0]?.join(',') ?? ''}]`).join(' ');
+    const node = `${op} ${e.name.slice(0, -'_kernel_time'.length)} ${shapes}`;
+    byNode.set(node, (byNode.get(node) ?? 0) + e.dur / runs);
+    totalUs += e.dur / runs;
+  }
+  return { byOp, byNode, totalUs };
+}
+
+function top(m: Map<string, number>, n: number): [string, number][] {
+  return [...m.entries()].sort((a, b) => b[1] - a[1]).slice(0, n);
+}
+
+async function main(): Promise<void> {
+  const which = process.argv[2] ?? '10M';
+  const runs = Number(process.argv[3] ?? 3);
+  const topNodes = Number(process.argv[4] ?? 15);
+  const spec = BENCH_MODELS.find((m) => m.name === `~${which}`);
+  if (!spec) throw new Error(`unknown model ${which}; one of ${BENCH_MODELS.map((m) => m.name).join(', ')}`);
+  const { config } = spec;
+  const weights = randomCheckpoint(config, 1);
+  const dir = await fsp.mkdtemp(path.join(os.tmpdir(), 'palette-profile-'));
+  const modules = targetModulePaths(config, { r: BENCH_RANK, alpha: 2 * BENCH_RANK, targetModules: 'all-linear', init: 'gaussian' });
+  const graph = await TrainingGraph.compile({
+    config,
+    base: weights,
+    trainable: { kind: 'lora', modules, rank: BENCH_RANK, scaling: loraScaling(2 * BENCH_RANK, BENCH_RANK) },
+    batchSize: BENCH_BATCH,
+    seqLen: BENCH_SEQ,
+    session: { profilePrefix: path.join(dir, 'train') },
+  });
+  const rng = new Rng(3);
+  const params = new Map<string, Float32Array>();
+  for (const [name, shape] of graph.shapes) params.set(name, Float32Array.from({ length: shape.reduce((a, b) => a * b, 1) }, () => 0.02 * rng.normal()));
+  const rows: TokenizedExample[] = Array.from({ length: BENCH_BATCH }, () => {
+    const ids = Array.from({ length: BENCH_SEQ }, () => rng.int(config.vocabSize));
+    return { ids, lossMask: ids.map((_, t) => (t === 0 ? 0 : 1)) };
+  });
+  const batch = collate(rows, BENCH_SEQ, 0);
+  // Per-run averages include the first run (memory planning); use several runs to dilute it.
+  let stepMs = 0;
+  let evalMs = 0;
+  for (let i = 0; i < runs; i++) {
+    let t0 = performance.now();
+    await graph.run(batch, params);
+    stepMs += (performance.now() - t0) / runs;
+    t0 = performance.now();
+    await graph.evaluate(batch, params);
+    evalMs += (performance.now() - t0) / runs;
+  }
+  const files = graph.endProfiling();
+  await graph.dispose();
+  if (!files.step || !files.evaluate) throw new Error(`no profile written under ${dir}`);
+  const step = await readProfile(files.step, runs);
+  const fwd = await readProfile(files.evaluate, runs);
+  console.log(`${spec.name}: wall per run (first run included) step ${stepMs.toFixed(1)} ms, forward+loss ${evalMs.toFixed(1)} ms, ratio ${(stepMs / evalMs).toFixed(2)}`);
+  console.log(`kernel time per run: step ${(step.totalUs / 1000).toFixed(1)} ms, forward+loss ${(fwd.totalUs / 1000).toFixed(1)} ms`);
+  console.log('\nop type            step ms   fwd ms');
+  const ops = new Set([...step.byOp.keys(), ...fwd.byOp.keys()]);
+  for (const op of [...ops].sort((a, b) => (step.byOp.get(b) ?? 0) - (step.byOp.get(a) ?? 0))) {
+    console.log(`${op.padEnd(18)} ${((step.byOp.get(op) ?? 0) / 1000).toFixed(2).padStart(7)}  ${((fwd.byOp.get(op) ?? 0) / 1000).toFixed(2).padStart(7)}`);
+  }
+  console.log(`\nslowest step nodes:`);
+  for (const [node, us] of top(step.byNode, topNodes)) console.log(`${(us / 1000).toFixed(2).padStart(7)} ms  ${node}`);
+  await fsp.rm(dir, { recursive: true, force: true });
+}
+
+main().catch((e: unknown) => {
+  console.error(e);
+  process.exit(1);
+});
