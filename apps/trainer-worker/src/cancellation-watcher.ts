@@ -1,13 +1,13 @@
 /**
  * Delivers cross-process cancellation requests (job-contracts' cancellation keys) to BullMQ's
  * per-process Worker.cancelJob, which aborts the processor's AbortSignal. One timer per process
- * polls the keys of every job running here in one MGET; polling (rather than pub/sub) needs no
+ * polls the keys of every job running here; polling (rather than pub/sub) needs no
  * extra connection and cannot miss a request made while a worker was reconnecting.
  */
 import { cancelKey, parseCancelRequest } from '@palette/job-contracts';
 
 export interface CancellationWatcherDeps {
-  /** MGET on the worker's Redis connection. */
+  /** Reads the keys (null where absent) on the worker's Redis connection. */
   readonly read: (keys: string[]) => Promise<(string | null)[]>;
   /** Aborts the job's processor signal (Worker.cancelJob). */
   readonly cancel: (jobId: string, reason: string) => void;

@@ -23,6 +23,7 @@ export interface ProgressUpdate {
 export class ProgressReporter {
   private lastSentAt = -Infinity;
   private lastPhase: JobPhase | undefined;
+  private lastUpdate: ProgressUpdate | undefined;
   private pending: JobProgress | undefined;
   private checkpointRef: CheckpointRef | undefined;
   private evalLoss: number | undefined;
@@ -45,8 +46,14 @@ export class ProgressReporter {
     return this.checkpointRef;
   }
 
+  /** The most recent update (what a checkpoint record repeats). */
+  get latest(): ProgressUpdate | undefined {
+    return this.lastUpdate;
+  }
+
   /** Records a progress update; sends it if the phase changed or the interval has passed. */
   update(u: ProgressUpdate): void {
+    this.lastUpdate = u;
     if (u.evalLoss !== undefined) this.evalLoss = u.evalLoss;
     const progress = this.build(u);
     const due = u.phase !== this.lastPhase || this.now() - this.lastSentAt >= this.intervalMs;
@@ -57,6 +64,7 @@ export class ProgressReporter {
   /** Records a new checkpoint and sends it immediately (it must be durable before more work is lost). */
   async recordCheckpoint(ref: CheckpointRef, u: ProgressUpdate): Promise<void> {
     this.checkpointRef = ref;
+    this.lastUpdate = u;
     this.send(this.build(u));
     await this.flush();
   }

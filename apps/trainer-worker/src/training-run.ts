@@ -9,6 +9,7 @@ import type { CheckpointRef } from '@palette/job-contracts';
 import { fetchCheckpoint, storeCheckpoint } from './checkpoint-store';
 import { JobCancelledError, JobInterruptedError } from './errors';
 import { reasonOf, type JobContext } from './job-context';
+import type { ProgressUpdate } from './progress-reporter';
 
 export interface TrainingRun {
   readonly trainer: Trainer;
@@ -35,7 +36,13 @@ export async function runTraining(ctx: JobContext<'train' | 'pretrain'>, init: O
 async function trainInChunks(ctx: JobContext<'train' | 'pretrain'>, trainer: Trainer, everySteps: number): Promise<void> {
   const signal = AbortSignal.any([ctx.cancelSignal, ctx.shutdownSignal]);
   let lastCheckpoint: CheckpointRef | undefined = ctx.previous?.checkpoint;
-  const snapshot = () => ({ phase: 'training' as const, step: trainer.step, totalSteps: trainer.totalSteps, loss: trainer.losses.at(-1) ?? null });
+  // The last training update (rate, ETA) is repeated with each checkpoint record.
+  const snapshot = (): ProgressUpdate => {
+    const last = ctx.progress.latest;
+    return last !== undefined && last.phase === 'training' && last.step === trainer.step
+      ? last
+      : { phase: 'training', step: trainer.step, totalSteps: trainer.totalSteps, loss: trainer.losses.at(-1) ?? null };
+  };
   while (trainer.step < trainer.totalSteps || lastCheckpoint?.step !== trainer.step) {
     if (trainer.step < trainer.totalSteps) {
       const boundary = Math.min(trainer.totalSteps, (Math.floor(trainer.step / everySteps) + 1) * everySteps);
@@ -66,7 +73,7 @@ async function trainInChunks(ctx: JobContext<'train' | 'pretrain'>, trainer: Tra
   }
 }
 
-async function checkpoint(ctx: JobContext<'train' | 'pretrain'>, trainer: Trainer, at: { phase: 'training'; step: number; totalSteps: number; loss: number | null }): Promise<CheckpointRef> {
+async function checkpoint(ctx: JobContext<'train' | 'pretrain'>, trainer: Trainer, at: ProgressUpdate): Promise<CheckpointRef> {
   ctx.progress.update({ ...at, phase: 'checkpointing' });
   const ref = await storeCheckpoint(ctx.store, ctx.jobId, trainer.checkpoint(), ctx.scratchDir);
   await ctx.progress.recordCheckpoint(ref, at);

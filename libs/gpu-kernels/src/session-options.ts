@@ -4,7 +4,8 @@ import { KernelError } from './kernel-tensor';
 export type GraphOptimization = 'disabled' | 'basic' | 'extended' | 'all';
 
 /**
- * The onnxruntime session settings the platform exposes. Every field is optional; the defaults
+ * The onnxruntime session settings the platform exposes. (onnxruntime-node 1.30 ignores
+ * `freeDimensionOverrides` and has no API for sharing initializers between sessions; see README.) Every field is optional; the defaults
  * (DEFAULT_SESSION_SETTINGS) were measured on the 2-core CPU box (see the README's table).
  */
 export interface SessionOptions {
@@ -30,11 +31,6 @@ export interface SessionOptions {
   memoryPattern?: boolean;
   /** Keep freed CPU buffers in an arena for reuse across runs; default true. */
   cpuArena?: boolean;
-  /**
-   * Pins symbolic input dims (ONNX dim_param names) to fixed sizes at load so the optimizer and the
-   * memory planner see static shapes (a training graph compiled for one batch shape).
-   */
-  fixedDims?: Readonly<Record<string, number>>;
   /** Writes an onnxruntime per-op profile (Chrome trace JSON) whose path starts with this prefix. */
   profilePrefix?: string;
 }
@@ -48,7 +44,6 @@ export interface SessionSettings {
   readonly graphOptimization: GraphOptimization;
   readonly memoryPattern: boolean;
   readonly cpuArena: boolean;
-  readonly fixedDims: Readonly<Record<string, number>>;
   readonly profilePrefix: string | undefined;
 }
 
@@ -58,9 +53,8 @@ export const DEFAULT_SESSION_SETTINGS: SessionSettings = {
   executionMode: 'sequential',
   allowSpinning: false,
   graphOptimization: 'all',
-  memoryPattern: true,
+  memoryPattern: false,
   cpuArena: true,
-  fixedDims: {},
   profilePrefix: undefined,
 };
 
@@ -74,7 +68,6 @@ function positiveInteger(name: string, value: number | undefined): void {
 export function resolveSessionSettings(options: SessionOptions): SessionSettings {
   positiveInteger('intraOpThreads', options.intraOpThreads);
   positiveInteger('interOpThreads', options.interOpThreads);
-  for (const [name, size] of Object.entries(options.fixedDims ?? {})) positiveInteger(`fixedDims.${name}`, size);
   const d = DEFAULT_SESSION_SETTINGS;
   return {
     intraOpThreads: options.intraOpThreads ?? d.intraOpThreads,
@@ -84,18 +77,13 @@ export function resolveSessionSettings(options: SessionOptions): SessionSettings
     graphOptimization: options.graphOptimization ?? d.graphOptimization,
     memoryPattern: options.memoryPattern ?? d.memoryPattern,
     cpuArena: options.cpuArena ?? d.cpuArena,
-    fixedDims: { ...(options.fixedDims ?? d.fixedDims) },
     profilePrefix: options.profilePrefix ?? d.profilePrefix,
   };
 }
 
-/** A stable string of the settings, for the session cache key (sorted fixedDims). */
+/** A stable string of the settings, for the session cache key. */
 export function settingsKey(s: SessionSettings): string {
-  const dims = Object.keys(s.fixedDims)
-    .sort()
-    .map((k) => `${k}=${s.fixedDims[k]}`)
-    .join(',');
-  return [s.intraOpThreads ?? 'auto', s.interOpThreads, s.executionMode, s.allowSpinning ? 'spin' : 'nospin', s.graphOptimization, s.memoryPattern, s.cpuArena, dims, s.profilePrefix ?? ''].join('|');
+  return [s.intraOpThreads ?? 'auto', s.interOpThreads, s.executionMode, s.allowSpinning ? 'spin' : 'nospin', s.graphOptimization, s.memoryPattern, s.cpuArena, s.profilePrefix ?? ''].join('|');
 }
 
 /** The onnxruntime-node session options for these settings on one execution provider. */
@@ -108,7 +96,6 @@ export function toOrtSessionOptions(s: SessionSettings, executionProvider: strin
     enableMemPattern: s.memoryPattern,
     enableCpuMemArena: s.cpuArena,
     ...(s.intraOpThreads !== undefined ? { intraOpNumThreads: s.intraOpThreads } : {}),
-    ...(Object.keys(s.fixedDims).length > 0 ? { freeDimensionOverrides: s.fixedDims } : {}),
     ...(s.profilePrefix !== undefined ? { enableProfiling: true, profileFilePrefix: s.profilePrefix } : {}),
     // Session config entries (onnxruntime_session_options_config_keys.h); the Node binding takes
     // them as a nested object of strings, flattened to dotted keys.

@@ -1,3 +1,6 @@
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
 import { after, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import {
@@ -9,7 +12,11 @@ import {
   kernelTensor,
   matmulModel,
   matmulPeakGflops,
+  MatmulProbe,
+  resolveSessionSettings,
   sessionCacheSize,
+  settingsKey,
+  toOrtSessionOptions,
 } from '../src';
 
 /** y = x + b, with b an initializer: the smallest model that exercises inputs and initializers. */
@@ -79,10 +86,55 @@ describe('gpu-kernels sessions', () => {
     await assert.rejects(createSession(Uint8Array.of(1, 2, 3)), (e: unknown) => e instanceof KernelError && e.code === 'SESSION_FAILED' && /available devices: cpu/.test(e.message));
   });
 
-  it('measures MatMul throughput on a small matrix', async () => {
-    const peak = await matmulPeakGflops({ size: 128, iterations: 2 });
+  it('measures MatMul throughput as the best of several sizes', async () => {
+    const peak = await matmulPeakGflops({ sizes: [64, 128], iterations: 2, session: { intraOpThreads: 1 } });
     assert.ok(peak.gflops > 0 && Number.isFinite(peak.gflops));
-    assert.equal(peak.size, 128);
+    assert.deepEqual(peak.bySize.map((s) => s.size), [64, 128]);
+    assert.equal(peak.gflops, Math.max(...peak.bySize.map((s) => s.gflops)));
+    assert.ok(peak.bySize.some((s) => s.size === peak.size && s.gflops === peak.gflops));
     assert.ok(matmulModel(4).length > 0);
+    const probe = await MatmulProbe.open(64, { intraOpThreads: 1 });
+    const first = await probe.sample();
+    const second = await probe.sample();
+    assert.equal(probe.best, Math.max(first, second));
+    await probe.dispose();
+  });
+
+  it('fills session defaults, validates options and keys the cache by every setting', async () => {
+    const s = resolveSessionSettings({});
+    assert.equal(s.allowSpinning, false);
+    assert.equal(s.interOpThreads, 1);
+    assert.equal(s.graphOptimization, 'all');
+    assert.throws(() => resolveSessionSettings({ intraOpThreads: 0 }), /intraOpThreads must be a positive integer/);
+    assert.throws(() => resolveSessionSettings({ interOpThreads: 1.5 }), /interOpThreads must be a positive integer/);
+    const ortOptions = toOrtSessionOptions(resolveSessionSettings({ allowSpinning: true, intraOpThreads: 2 }), 'cpu');
+    assert.deepEqual(ortOptions.extra, { session: { intra_op: { allow_spinning: '1' }, inter_op: { allow_spinning: '1' } } });
+    assert.equal(ortOptions.intraOpNumThreads, 2);
+    assert.notEqual(settingsKey(resolveSessionSettings({ allowSpinning: true })), settingsKey(s));
+    assert.equal(settingsKey(resolveSessionSettings({ allowSpinning: false })), settingsKey(s));
+
+    await clearSessionCache();
+    const spinning = await createSession(addModel(), { allowSpinning: true });
+    const quiet = await createSession(addModel(), { allowSpinning: false, memoryPattern: false, cpuArena: false });
+    assert.equal(sessionCacheSize(), 2);
+    const x = kernelTensor('float32', [1, 3], [1, 1, 1]);
+    assert.deepEqual(Array.from((await quiet.run({ x })).y!.data as Float32Array), [2, 3, 4]);
+    await spinning.dispose();
+    await quiet.dispose();
+  });
+
+  it('writes an onnxruntime profile and returns its path', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'gpu-kernels-profile-'));
+    const s = await createSession(addModel(), { profilePrefix: path.join(dir, 'add') });
+    await s.run({ x: kernelTensor('float32', [1, 3]) });
+    const file = s.endProfiling();
+    assert.ok(file !== undefined && file.startsWith(path.join(dir, 'add')));
+    const events = JSON.parse(fs.readFileSync(file, 'utf8')) as { cat?: string; args?: { op_name?: string } }[];
+    assert.ok(events.some((e) => e.cat === 'Node' && e.args?.op_name === 'Add'));
+    await s.dispose();
+    const plain = await createSession(addModel());
+    assert.equal(plain.endProfiling(), undefined);
+    await plain.dispose();
+    fs.rmSync(dir, { recursive: true, force: true });
   });
 });

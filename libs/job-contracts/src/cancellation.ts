@@ -15,9 +15,9 @@ export function cancelKey(jobId: string): string {
   return `${CANCEL_KEY_PREFIX}${jobId}`;
 }
 
-/** The one Redis command the producer needs; an ioredis client fits. */
+/** The one Redis command the producer needs; BullMQ's client (`await queue.client`) fits. */
 export interface CancellationWriter {
-  set(key: string, value: string, expiryMode: 'EX', seconds: number): Promise<unknown>;
+  set(key: string, value: string, options: { EX: number }): Promise<unknown>;
 }
 
 export interface CancelRequest {
@@ -28,7 +28,7 @@ export interface CancelRequest {
 
 export async function requestJobCancellation(redis: CancellationWriter, jobId: string, reason = 'cancelled by request'): Promise<void> {
   const request: CancelRequest = { reason, requestedAt: new Date().toISOString() };
-  await redis.set(cancelKey(jobId), JSON.stringify(request), 'EX', CANCEL_TTL_SECONDS);
+  await redis.set(cancelKey(jobId), JSON.stringify(request), { EX: CANCEL_TTL_SECONDS });
 }
 
 /** Reads a stored request; a value written by something else still cancels, with a generic reason. */

@@ -207,8 +207,7 @@ export function nested<T, I>(schema: Schema<T, I>): Field<T, I, 'default'> {
   return { schema, mode: 'default', fallback: () => ({}) };
 }
 
-// eslint-disable-next-line @typescript-eslint/no-explicit-any -- variance: any field shape is accepted here
-type AnyField = Field<any, any, 'required' | 'optional' | 'default'>;
+type AnyField = Field<unknown, unknown, 'required' | 'optional' | 'default'>;
 type Fields = Record<string, AnyField>;
 type KeysWithMode<F extends Fields, M> = { [K in keyof F]: F[K]['mode'] extends M ? K : never }[keyof F];
 type OutOf<F> = F extends Field<infer T, unknown, 'required' | 'optional' | 'default'> ? T : never;

@@ -1,32 +1,44 @@
 /**
  * `npm run bench:engine`: one table of the compute engine's throughput on this machine.
  *
- * - peak: onnxruntime's float32 MatMul GFLOP/s (1024², best of 5) — the yardstick;
- * - per model (~10M and ~100M-parameter Llama configs, random weights), batch 4 × 128 tokens:
- *   forward tokens/s (LlamaModel.forward, all logits), LoRA-training tokens/s (TrainingGraph, r = 16 on
- *   all seven projections: loss + gradients, optimizer excluded), the step/forward time ratio
- *   (goal ≤ 2.5), achieved FLOP/s as a fraction of peak (goal ≥ 0.4 for ~100M), and decode tokens/s
- *   at batch 1 and 32 (LlamaModel.generate, 16-token prompts, 32 new tokens, prefill included).
+ * - peak: onnxruntime's float32 MatMul GFLOP/s, best run of the best of 1024², 1536², 2048² with the
+ *   session settings the models use (the yardstick; see gpu-kernels matmulPeakGflops);
+ * - per model (~10M and ~100M-parameter Llama configs, random weights), batch 4 × 128 tokens, the
+ *   same batch for forward and training:
+ *   forward tokens/s (LlamaModel.forward: base model, logits at every position);
+ *   LoRA-training tokens/s (TrainingGraph, r = 16 on all seven projections: loss + gradients of A/B,
+ *   optimizer excluded — it is a few µs of TS per LoRA tensor);
+ *   step/forward time ratio (goal ≤ 2.5);
+ *   achieved FLOP/s as a fraction of peak (goal ≥ 0.4 for ~100M), forward and training;
+ *   decode tokens/s at batch 1 and 32 (LlamaModel.generate, 16-token prompts, 32 new tokens, prefill
+ *   included).
+ * Steady state: warm-up runs first (memory planning, pre-packing), then forward and step alternate
+ * for ROUNDS rounds and each figure is the median, so a burst of load from another process hits
+ * both sides alike.
  *
- * FLOP convention: forward = 2·P·T, training = 6·P·T ("6·params·tokens-equivalent", as for full
- * training; a LoRA step really does ≈ 4·P·T since frozen weights get no weight gradient), with P
- * the non-embedding-lookup parameter count (all weights except embed_tokens, which is a gather).
+ * FLOP convention (matmul FLOPs of the dense layers, P = every weight except the embedding lookup,
+ * T = tokens): forward 2·P·T; LoRA step 4·P·T (forward plus the activation gradient through every
+ * frozen matmul; frozen weights get no weight gradient). Attention score/context matmuls and the
+ * LoRA factors' own FLOPs are not counted, so both fractions are slight under-estimates.
  * Set BENCH_QUICK=1 to run only the ~10M model.
  */
-import { matmulPeakGflops } from '@palette/gpu-kernels';
+import { matmulPeakGflops, MatmulProbe } from '@palette/gpu-kernels';
 import type { ModelConfig } from '../src/formats/model-config';
+import { loraScaling } from '../src/lora/delta';
 import { LlamaModel } from '../src/model/llama-model';
 import type { HostTensor } from '../src/tensor/host-tensor';
-import { randomCheckpoint, randomModelConfig } from '../src/testing/random-model';
+import { randomCheckpoint } from '../src/testing/random-model';
 import { collate, type TokenizedExample } from '../src/train/data';
-import { TrainingGraph } from '../src/train/train-graph';
 import { targetModulePaths } from '../src/train/lora-setup';
-import { loraScaling } from '../src/lora/delta';
+import { TrainingGraph } from '../src/train/train-graph';
 import { Rng } from '../src/util/rng';
+import { BENCH_BATCH, BENCH_MODELS, BENCH_RANK, BENCH_SEQ } from './bench-models';
 
-const BATCH = 4;
-const SEQ = 128;
-const RANK = 16;
+const WARMUP = 2;
+const ROUNDS = 5;
+const DECODE_RUNS = 3;
+const PROMPT = 16;
+const NEW_TOKENS = 32;
 
 interface Row {
   name: string;
@@ -34,16 +46,12 @@ interface Row {
   forwardTokS: number;
   trainTokS: number;
   ratio: number;
-  forwardFrac: number;
-  trainFrac: number;
+  /** Achieved GFLOP/s (fractions are taken against the run's final peak). */
+  forwardGflops: number;
+  trainGflops: number;
   decode1: number;
   decode32: number;
 }
-
-const MODELS: { name: string; config: ModelConfig }[] = [
-  { name: '~10M', config: randomModelConfig({ vocabSize: 8192, hiddenSize: 256, intermediateSize: 704, numLayers: 6, numHeads: 8, numKvHeads: 4, headDim: 32, maxPositionEmbeddings: 512 }) },
-  { name: '~100M', config: randomModelConfig({ vocabSize: 16384, hiddenSize: 768, intermediateSize: 2048, numLayers: 10, numHeads: 12, numKvHeads: 4, headDim: 64, maxPositionEmbeddings: 512 }) },
-];
 
 function countParams(weights: ReadonlyMap<string, HostTensor>, skipEmbedding: boolean): number {
   let n = 0;
@@ -51,57 +59,69 @@ function countParams(weights: ReadonlyMap<string, HostTensor>, skipEmbedding: bo
   return n;
 }
 
-async function best(runs: number, f: () => Promise<unknown>): Promise<number> {
-  await f(); // warm-up (first run plans memory)
-  let bestSeconds = Infinity;
-  for (let i = 0; i < runs; i++) {
-    const t0 = performance.now();
-    await f();
-    bestSeconds = Math.min(bestSeconds, (performance.now() - t0) / 1000);
-  }
-  return bestSeconds;
+function median(xs: readonly number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const mid = s.length >> 1;
+  return s.length % 2 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2;
 }
 
-async function benchModel(name: string, config: ModelConfig, peakGflops: number): Promise<Row> {
+async function seconds(f: () => Promise<unknown>): Promise<number> {
+  const t0 = performance.now();
+  await f();
+  return (performance.now() - t0) / 1000;
+}
+
+/**
+ * Warm-up runs of each, then alternating timed rounds; medians in seconds. Each round also samples
+ * the MatMul peak, so the yardstick is measured under the same conditions as the workloads.
+ */
+async function interleavedMedians(fs: readonly (() => Promise<unknown>)[], probe: MatmulProbe): Promise<number[]> {
+  for (const f of fs) for (let i = 0; i < WARMUP; i++) await f();
+  const times = fs.map(() => [] as number[]);
+  for (let r = 0; r < ROUNDS; r++) {
+    for (const [i, f] of fs.entries()) times[i]!.push(await seconds(f));
+    await probe.sample();
+  }
+  return times.map(median);
+}
+
+async function benchModel(name: string, config: ModelConfig, probe: MatmulProbe): Promise<Row> {
   const weights = randomCheckpoint(config, 1);
   const P = countParams(weights, true);
   const rng = new Rng(7);
-  const tokens = Array.from({ length: BATCH }, () => Array.from({ length: SEQ }, () => rng.int(config.vocabSize)));
-  const T = BATCH * SEQ;
+  const tokens = Array.from({ length: BENCH_BATCH }, () => Array.from({ length: BENCH_SEQ }, () => rng.int(config.vocabSize)));
+  const T = BENCH_BATCH * BENCH_SEQ;
 
   const model = LlamaModel.create({ config, weights });
-  const forwardS = await best(2, () => model.forward(tokens));
-
-  const modules = targetModulePaths(config, { r: RANK, alpha: 2 * RANK, targetModules: 'all-linear', init: 'gaussian' });
-  const graph = await TrainingGraph.compile({ config, base: weights, trainable: { kind: 'lora', modules, rank: RANK, scaling: loraScaling(2 * RANK, RANK) }, batchSize: BATCH, seqLen: SEQ });
+  const modules = targetModulePaths(config, { r: BENCH_RANK, alpha: 2 * BENCH_RANK, targetModules: 'all-linear', init: 'gaussian' });
+  const graph = await TrainingGraph.compile({ config, base: weights, trainable: { kind: 'lora', modules, rank: BENCH_RANK, scaling: loraScaling(2 * BENCH_RANK, BENCH_RANK) }, batchSize: BENCH_BATCH, seqLen: BENCH_SEQ });
   const params = new Map<string, Float32Array>();
   for (const [pname, shape] of graph.shapes) params.set(pname, Float32Array.from({ length: shape.reduce((a, b) => a * b, 1) }, () => (pname.endsWith('lora_B.weight') ? 0.01 : 0.05) * rng.normal()));
   const rows: TokenizedExample[] = tokens.map((ids) => ({ ids, lossMask: ids.map((_, t) => (t === 0 ? 0 : 1)) }));
-  const batch = collate(rows, SEQ, 0);
-  const stepS = await best(2, () => graph.run(batch, params));
+  const batch = collate(rows, BENCH_SEQ, 0);
+  const [forwardS, stepS] = (await interleavedMedians([() => model.forward(tokens), () => graph.run(batch, params)], probe)) as [number, number];
   await graph.dispose();
 
-  const prompts = (n: number): number[][] => Array.from({ length: n }, () => Array.from({ length: 16 }, () => 1 + rng.int(config.vocabSize - 1)));
-  const NEW = 32;
   const decode = async (n: number): Promise<number> => {
-    const p = prompts(n);
-    const s = await best(1, () => model.generate(p, { maxNewTokens: NEW, temperature: 0, stopTokenIds: [] }));
-    return (n * NEW) / s;
+    const prompts = Array.from({ length: n }, () => Array.from({ length: PROMPT }, () => 1 + rng.int(config.vocabSize - 1)));
+    const run = (): Promise<unknown> => model.generate(prompts, { maxNewTokens: NEW_TOKENS, temperature: 0, stopTokenIds: [] });
+    await run();
+    const times: number[] = [];
+    for (let i = 0; i < DECODE_RUNS; i++) times.push(await seconds(run));
+    return (n * NEW_TOKENS) / median(times);
   };
   const decode1 = await decode(1);
   const decode32 = await decode(32);
   await model.dispose();
 
-  const forwardFlops = (2 * P * T) / forwardS;
-  const trainFlops = (6 * P * T) / stepS;
   return {
     name,
     params: countParams(weights, false),
     forwardTokS: T / forwardS,
     trainTokS: T / stepS,
     ratio: stepS / forwardS,
-    forwardFrac: forwardFlops / 1e9 / peakGflops,
-    trainFrac: trainFlops / 1e9 / peakGflops,
+    forwardGflops: (2 * P * T) / forwardS / 1e9,
+    trainGflops: (4 * P * T) / stepS / 1e9,
     decode1,
     decode32,
   };
@@ -109,12 +129,17 @@ async function benchModel(name: string, config: ModelConfig, peakGflops: number)
 
 async function main(): Promise<void> {
   const started = performance.now();
-  const peak = await matmulPeakGflops({ size: 1024, iterations: 5 });
+  const sweep = await matmulPeakGflops({ sizes: [1024, 1536, 2048], iterations: 5 });
+  // The best size keeps being sampled between the models' rounds; the peak is the best of all samples.
+  const probe = await MatmulProbe.open(sweep.size);
   const rows: Row[] = [];
-  for (const m of process.env.BENCH_QUICK ? MODELS.slice(0, 1) : MODELS) {
-    rows.push(await benchModel(m.name, m.config, peak.gflops));
+  for (const m of process.env.BENCH_QUICK ? BENCH_MODELS.slice(0, 1) : BENCH_MODELS) {
+    rows.push(await benchModel(m.name, m.config, probe));
     process.stderr.write(`  benchmarked ${m.name} (${((performance.now() - started) / 1000).toFixed(0)} s)\n`);
   }
+  for (let i = 0; i < 5; i++) await probe.sample();
+  await probe.dispose();
+  const peak = Math.max(sweep.gflops, probe.best);
   const header = ['model', 'params', 'fwd tok/s', 'train tok/s', 'step/fwd', 'fwd FLOP/peak', 'train FLOP/peak', 'decode b1 tok/s', 'decode b32 tok/s'];
   const cells = rows.map((r) => [
     r.name,
@@ -122,15 +147,18 @@ async function main(): Promise<void> {
     r.forwardTokS.toFixed(0),
     r.trainTokS.toFixed(0),
     `${r.ratio.toFixed(2)} (goal ≤ 2.5)`,
-    r.forwardFrac.toFixed(2),
-    `${r.trainFrac.toFixed(2)}${r.name === '~100M' ? ' (goal ≥ 0.4)' : ''}`,
+    (r.forwardGflops / peak).toFixed(2),
+    `${(r.trainGflops / peak).toFixed(2)}${r.name === '~100M' ? ' (goal ≥ 0.4)' : ''}`,
     r.decode1.toFixed(1),
     r.decode32.toFixed(1),
   ]);
   const widths = header.map((h, i) => Math.max(h.length, ...cells.map((c) => c[i]!.length)));
   const line = (c: string[]): string => `| ${c.map((s, i) => s.padEnd(widths[i]!)).join(' | ')} |`;
-  console.log(`\nengine benchmark — onnxruntime CPU, MatMul peak ${peak.gflops.toFixed(1)} GFLOP/s (${peak.size}², best of 5); batch ${BATCH}×${SEQ} tokens; LoRA r=${RANK} all-linear`);
-  console.log('FLOPs: forward 2·P·T, training 6·P·T-equivalent (P excludes the embedding lookup); decode includes the 16-token prefill');
+  const sizes = sweep.bySize.map((s) => `${s.size}²: ${s.gflops.toFixed(1)}`).join(', ');
+  console.log(`\nengine benchmark — onnxruntime CPU, default session settings; MatMul peak ${peak.toFixed(1)} GFLOP/s at ${sweep.size}²`);
+  console.log(`  (peak = best single run: sweep of 5 runs per size [${sizes}], then ${sweep.size}² resampled once per timed round and 5× at the end)`);
+  console.log(`batch ${BENCH_BATCH}×${BENCH_SEQ} tokens for forward and training (medians of ${ROUNDS} alternating rounds after ${WARMUP} warm-ups); LoRA r=${BENCH_RANK} all-linear`);
+  console.log(`FLOPs: forward 2·P·T, LoRA step 4·P·T (P excludes the embedding lookup); decode: ${PROMPT}-token prompts, ${NEW_TOKENS} new tokens, prefill included, median of ${DECODE_RUNS}`);
   console.log(line(header));
   console.log(`|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|`);
   for (const c of cells) console.log(line(c));

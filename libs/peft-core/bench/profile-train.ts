@@ -1,15 +1,21 @@
 /**
  * Where does a LoRA training step spend its time compared with a forward pass? Compiles the bench's
- * training graph with onnxruntime profiling on, runs the step (forward + loss + backward) and the
- * loss-only evaluation (forward + loss) a few times, and prints the kernel time per op type (and
- * the slowest nodes) of each, per run.
+ * training graph and the base model's forward graph (as LlamaModel.forward builds it) with
+ * onnxruntime profiling on, runs the step (forward + loss + backward), the loss-only evaluation
+ * (LoRA forward + loss) and the base forward a few times, and prints the kernel time per op type
+ * of each and the slowest step nodes, per run.
  *
  * Usage: node tools/run-ts.js libs/peft-core/bench/profile-train.ts [10M|100M] [runs] [topNodes]
  */
 import { promises as fsp } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { compile } from '../src/graph/compile';
+import { Graph } from '../src/graph/graph';
 import { loraScaling } from '../src/lora/delta';
+import { buildDecoderForward } from '../src/model/decoder';
+import { declareDecoderInputs, stepFeeds } from '../src/model/decoder-inputs';
+import { declareDecoderParams } from '../src/model/decoder-params';
 import { randomCheckpoint } from '../src/testing/random-model';
 import { collate, type TokenizedExample } from '../src/train/data';
 import { targetModulePaths } from '../src/train/lora-setup';
@@ -77,11 +83,20 @@ async function main(): Promise<void> {
     return { ids, lossMask: ids.map((_, t) => (t === 0 ? 0 : 1)) };
   });
   const batch = collate(rows, BENCH_SEQ, 0);
+  const fg = new Graph();
+  const fwdOut = buildDecoderForward(fg, config, declareDecoderParams(fg, config, weights), declareDecoderInputs(fg, config));
+  fg.output('logits', fwdOut.logits);
+  const baseForward = await compile(fg, { profilePrefix: path.join(dir, 'forward_') });
+  const forwardFeeds = stepFeeds({ tokens: rows.map((r) => r.ids) });
   // Per-run averages include the first run (memory planning); use several runs to dilute it.
   let stepMs = 0;
   let evalMs = 0;
+  let baseMs = 0;
   for (let i = 0; i < runs; i++) {
     let t0 = performance.now();
+    await baseForward.run(forwardFeeds);
+    baseMs += (performance.now() - t0) / runs;
+    t0 = performance.now();
     await graph.run(batch, params);
     stepMs += (performance.now() - t0) / runs;
     t0 = performance.now();
@@ -89,16 +104,20 @@ async function main(): Promise<void> {
     evalMs += (performance.now() - t0) / runs;
   }
   const files = graph.endProfiling();
+  const baseFile = baseForward.endProfiling();
   await graph.dispose();
-  if (!files.step || !files.evaluate) throw new Error(`no profile written under ${dir}`);
+  await baseForward.dispose();
+  if (!files.step || !files.evaluate || !baseFile) throw new Error(`no profile written under ${dir}`);
   const step = await readProfile(files.step, runs);
   const fwd = await readProfile(files.evaluate, runs);
-  console.log(`${spec.name}: wall per run (first run included) step ${stepMs.toFixed(1)} ms, forward+loss ${evalMs.toFixed(1)} ms, ratio ${(stepMs / evalMs).toFixed(2)}`);
-  console.log(`kernel time per run: step ${(step.totalUs / 1000).toFixed(1)} ms, forward+loss ${(fwd.totalUs / 1000).toFixed(1)} ms`);
-  console.log('\nop type            step ms   fwd ms');
-  const ops = new Set([...step.byOp.keys(), ...fwd.byOp.keys()]);
+  const base = await readProfile(baseFile, runs);
+  console.log(`${spec.name}: wall per run (first run included) step ${stepMs.toFixed(1)} ms, LoRA forward+loss ${evalMs.toFixed(1)} ms, base forward ${baseMs.toFixed(1)} ms`);
+  console.log(`kernel time per run: step ${(step.totalUs / 1000).toFixed(1)} ms, LoRA forward+loss ${(fwd.totalUs / 1000).toFixed(1)} ms, base forward ${(base.totalUs / 1000).toFixed(1)} ms`);
+  console.log('\nop type            step ms  fwd+loss   base fwd');
+  const ops = new Set([...step.byOp.keys(), ...fwd.byOp.keys(), ...base.byOp.keys()]);
+  const ms = (p: Profile, op: string): string => ((p.byOp.get(op) ?? 0) / 1000).toFixed(2).padStart(8);
   for (const op of [...ops].sort((a, b) => (step.byOp.get(b) ?? 0) - (step.byOp.get(a) ?? 0))) {
-    console.log(`${op.padEnd(18)} ${((step.byOp.get(op) ?? 0) / 1000).toFixed(2).padStart(7)}  ${((fwd.byOp.get(op) ?? 0) / 1000).toFixed(2).padStart(7)}`);
+    console.log(`${op.padEnd(18)} ${ms(step, op)}  ${ms(fwd, op)}  ${ms(base, op)}`);
   }
   console.log(`\nslowest step nodes:`);
   for (const [node, us] of top(step.byNode, topNodes)) console.log(`${(us / 1000).toFixed(2).padStart(7)} ms  ${node}`);

@@ -4,8 +4,9 @@ import { gunzipSync } from 'node:zlib';
 import { after, before, describe, it } from 'node:test';
 import { createTestApp, type TestApp, type TestAppOptions } from '../../src/testing';
 import { buildTarGz, buildZip } from '../fixtures/archives';
-import { buildAdapter, buildTinyBaseModel } from '../fixtures/peft-fixtures';
+import { buildAdapter, buildTinyBaseModel, reparameteriseAdapter } from '../fixtures/peft-fixtures';
 import { auth, binaryParser, catalogRowCounts, listBlobs, uploadAdapter, uploadBaseModel } from '../helpers/catalog-client';
+import { DatabaseService } from '../../src/database/database.service';
 
 const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
 
@@ -36,6 +37,7 @@ export function catalogFlowSuite(label: string, options: TestAppOptions): void {
     let reader: string;
     let admin: string;
     const base = buildTinyBaseModel({ seed: 1 });
+    const sharded = buildTinyBaseModel({ seed: 2, shards: 2 });
     const legalV1 = buildAdapter({ seed: 11, targetModules: ['q_proj', 'v_proj'] });
     const legalV2 = buildAdapter({ seed: 12, targetModules: ['q_proj', 'v_proj'] });
     const medical = buildAdapter({ seed: 13, r: 2, targetModules: ['q_proj', 'v_proj', 'down_proj'] });
@@ -69,7 +71,7 @@ export function catalogFlowSuite(label: string, options: TestAppOptions): void {
     });
 
     it('registers a sharded base model', async () => {
-      const res = await uploadBaseModel(t, writer, 'tiny-sharded', buildTinyBaseModel({ seed: 2, shards: 2 })).expect(201);
+      const res = await uploadBaseModel(t, writer, 'tiny-sharded', sharded).expect(201);
       assert.equal(res.body.summary.files, 5);
     });
 
@@ -268,6 +270,46 @@ export function catalogFlowSuite(label: string, options: TestAppOptions): void {
       const hits = (similar.data?.similarAdapters as { items: Array<{ adapter: { name: string }; version: number }> }).items;
       assert.deepEqual(hits.map((h) => h.adapter.name), ['legal-de']);
       assert.ok([1, 2].includes(hits[0].version));
+    });
+
+    it('finds an adapter re-expressed in another basis as the most similar (weight sketch from B·A only)', async () => {
+      const twin = reparameteriseAdapter(code);
+      assert.ok(!twin.weights.equals(code.weights), 'different bytes');
+      await uploadAdapter(t, writer, { fields: { name: 'code-py-twin', baseModel: 'tiny-llama' }, config: twin.config, weights: twin.weights }).expect(201);
+      const res = await t.http.get('/api/v1/adapters/code-py/similar?limit=3').set(auth(reader)).expect(200);
+      assert.equal(res.body.items[0].adapter.name, 'code-py-twin');
+      assert.ok(res.body.items[0].score > 0.999, `cosine ${res.body.items[0].score}`);
+      assert.ok(res.body.items[1].score < 0.99, 'an unrelated adapter is clearly less similar');
+    });
+
+    it('returns one version for two identical uploads racing', async () => {
+      const racer = buildAdapter({ seed: 21 });
+      const upload = () => uploadAdapter(t, writer, { fields: { name: 'racer', baseModel: 'tiny-llama' }, config: racer.config, weights: racer.weights });
+      const [a, b] = await Promise.all([upload(), upload()]);
+      assert.deepEqual([a.status, b.status].sort(), [200, 201]);
+      assert.equal(a.body.version.id, b.body.version.id);
+      const versions = await t.http.get('/api/v1/adapters/racer/versions').set(auth(reader)).expect(200);
+      assert.equal(versions.body.length, 1);
+    });
+
+    it('purges a deleted adapter; blob GC then removes only its blobs', async () => {
+      await t.http.post('/api/v1/adapters/racer/purge').set(auth(admin)).expect(409);
+      await t.http.delete('/api/v1/adapters/racer').set(auth(writer)).expect(200);
+      await t.http.post('/api/v1/adapters/racer/purge').set(auth(writer)).expect(403);
+      await t.http.post('/api/v1/adapters/racer/purge').set(auth(admin)).expect(200);
+      await t.http.get('/api/v1/adapters/racer?includeDeleted=true').set(auth(reader)).expect(404);
+      const racer = buildAdapter({ seed: 21 });
+      const gc = await t.http.post('/api/v1/internal/blobs/gc?graceMs=0').set(auth(admin)).expect(200);
+      // Garbage now: the purged adapter's weights (its config bytes are shared with live adapters) and the
+      // files of the base model deleted earlier that no live model shares.
+      const live = new Set([...base.values()].map(sha));
+      const expected = [sha(racer.weights), ...[...sharded.values()].map(sha).filter((h) => !live.has(h))];
+      assert.deepEqual([...gc.body.deleted].sort(), [...new Set(expected)].sort());
+      const remaining = new Set(await listBlobs(t));
+      for (const f of base.values()) assert.ok(remaining.has(sha(f)), 'base model blobs kept');
+      assert.ok(remaining.has(sha(legalV1.weights)));
+      const audit = await t.app.get(DatabaseService).prisma.auditLog.count({ where: { action: 'adapter.purge' } });
+      assert.equal(audit, 1);
     });
   });
 }

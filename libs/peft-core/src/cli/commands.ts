@@ -2,7 +2,7 @@
  * The palette CLI's subcommands. Each takes parsed arguments and an output sink, so tests drive
  * them in-process; main.ts only dispatches and maps errors to exit codes.
  */
-import { promises as fsp } from 'node:fs';
+import { createReadStream, promises as fsp } from 'node:fs';
 import * as path from 'node:path';
 import { PeftCoreError } from '../errors';
 import { CONFIG_FILE, loadCheckpoint, saveCheckpoint } from '../formats/checkpoint';
@@ -15,7 +15,9 @@ import type { LoraInitMethod } from '../lora/init';
 import { LlamaModel } from '../model/llama-model';
 import { Tokenizer, type TokenizerConfigJson } from '../tokenizer';
 import { loadTrainingCheckpoint } from '../train/checkpoint';
-import { encodePrompt, parseJsonl, splitTrainEval } from '../train/data';
+import { parseJsonlDataset } from '../datasets/jsonl';
+import { chatFormatterOf } from '../datasets/render';
+import { encodePrompt, splitTrainEval, trainingExampleOf, type TrainingExample } from '../train/data';
 import { exportModel, exportPeftAdapter, mergeAdapter, residualAdapterForOriginalBase } from '../train/export';
 import type { LoraSpec } from '../train/lora-setup';
 import { Trainer, type TrainerOptions } from '../train/trainer';
@@ -153,6 +155,18 @@ function parseInit(value: string | undefined): LoraInitMethod {
   return v;
 }
 
+/** A JSONL dataset (text, prompt-completion or chat records) as training examples; errors name the file and line. */
+async function readTrainingData(file: string, tokenizer: Tokenizer): Promise<TrainingExample[]> {
+  try {
+    const { examples } = await parseJsonlDataset(createReadStream(file));
+    const formatChat = chatFormatterOf(tokenizer);
+    return examples.map((e) => trainingExampleOf(e, formatChat));
+  } catch (e) {
+    if (e instanceof PeftCoreError) throw new PeftCoreError(e.code, `${file}: ${e.message}`, e.details);
+    throw e;
+  }
+}
+
 export async function trainCommand(argv: readonly string[], io: CliOutput, signal?: AbortSignal): Promise<void> {
   const args = parseArgs(argv, { values: TRAIN_FLAGS, switches: ['resume'] });
   const modelDir = args.required('model');
@@ -162,7 +176,7 @@ export async function trainCommand(argv: readonly string[], io: CliOutput, signa
   if (mode !== 'lora' && mode !== 'full') throw new UsageError(`--mode must be lora or full, got '${mode}'`);
   const checkpoint = await loadCheckpoint(modelDir);
   const tokenizer = await loadTokenizerDir(modelDir);
-  const examples = parseJsonl(await fsp.readFile(dataFile, 'utf8'), dataFile);
+  const examples = await readTrainingData(dataFile, tokenizer);
   const seed = args.integer('seed') ?? 0;
   const split = splitTrainEval(examples, args.number('eval-fraction') ?? 0, seed);
   const steps = args.integer('steps');

@@ -236,6 +236,11 @@ export class Graph {
   logSoftmax(x: Value, axis = -1): Value {
     return this.apply('LogSoftmax', [x], { axis: normalizeAxis('LogSoftmax', axis, x.rank) })[0]!;
   }
+  /** Per-row cross-entropy of logits [N, C] against targets [N] (0 where ignored) and the log-probabilities [N, C]. */
+  softmaxCrossEntropy(logits: Value, targets: Value, ignoreIndex: number): { loss: Value; logProb: Value } {
+    const [loss, logProb] = this.apply('SoftmaxCrossEntropy', [logits, targets], { ignoreIndex });
+    return { loss: loss!, logProb: logProb! };
+  }
   /** The k largest (or smallest) entries along an axis, sorted, and their int64 positions. */
   topk(x: Value, k: number, axis = -1, largest = true): { values: Value; indices: Value } {
     const [values, indices] = this.apply('TopK', [x], { k, axis: normalizeAxis('TopK', axis, x.rank), largest });

@@ -81,14 +81,14 @@ export interface CrossEntropyOptions {
 export function crossEntropy(g: Graph, logits: Value, targets: Value, options: CrossEntropyOptions = {}): Value {
   if (targets.rank !== logits.rank - 1) throw shapeError(`crossEntropy: targets must have rank ${logits.rank - 1}, got ${targets.rank}`);
   if (targets.dtype !== 'int64' && targets.dtype !== 'int32') throw graphError(`crossEntropy: targets must be int64 or int32, got ${targets.dtype}`);
-  const ignored = g.equal(targets, options.ignoreIndex ?? -100);
-  const valid = g.where(ignored, g.scalar(0, logits.dtype), g.scalar(1, logits.dtype));
-  // Ignored positions gather index 0 (any valid index) and are then zeroed by the mask.
-  const safeTargets = g.where(ignored, g.scalar(0, targets.dtype), targets);
-  const logp = g.logSoftmax(logits, -1);
-  const picked = g.squeeze(g.gatherElements(logp, g.unsqueeze(safeTargets, [-1]), -1), [-1]);
+  const ignoreIndex = options.ignoreIndex ?? -100;
+  const classes = logits.shape[logits.rank - 1]!;
+  // One fused primitive over [tokens, classes] (its gradient is softmax − onehot; see ops/loss.ts).
+  const rows = logits.rank === 2 ? logits : g.reshape(logits, [-1, classes]);
+  const rowTargets = targets.rank === 1 ? targets : g.reshape(targets, [-1]);
+  const { loss } = g.softmaxCrossEntropy(rows, rowTargets, ignoreIndex);
+  const valid = g.where(g.equal(targets, ignoreIndex), g.scalar(0, logits.dtype), g.scalar(1, logits.dtype));
   const axes = Array.from({ length: targets.rank }, (_, i) => i);
-  const total = g.reduceSum(g.mul(picked, valid), axes);
   const count = g.max(g.reduceSum(valid, axes), 1);
-  return g.neg(g.div(total, count));
+  return g.div(g.reduceSum(loss, [0]), count);
 }

@@ -54,6 +54,8 @@ export interface OpAttrMap {
   ScatterAdd: Record<string, never>;
   /** out = data; out[.., indices[p], ..] += updates[p] along axis (the gradient of GatherElements). */
   ScatterElementsAdd: { axis: number };
+  /** Per-row −log softmax(logits)[target] over [N, C] (0 for ignored rows) and the log-probabilities. */
+  SoftmaxCrossEntropy: { ignoreIndex: number };
 }
 
 export type OpName = keyof OpAttrMap;

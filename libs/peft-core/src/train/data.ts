@@ -14,6 +14,8 @@
  *   `targets[b, t] = ids[b, t + 1]` when that token is a target, else -100 (ignored). The shift is
  *   done here so the graph's loss is a plain token cross-entropy over all positions.
  */
+import type { DatasetExample } from '../datasets/records';
+import { renderExample, type ChatFormatter } from '../datasets/render';
 import { PeftCoreError } from '../errors';
 import { Rng } from '../util/rng';
 
@@ -42,31 +44,16 @@ export function isPromptCompletion(example: TrainingExample): example is PromptC
   return 'prompt' in example;
 }
 
-/** Validates a parsed JSON value as a training example, naming the problem. */
-export function parseExample(value: unknown, where: string): TrainingExample {
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
-    throw new PeftCoreError('INVALID_ARGUMENT', `${where}: an example must be an object with "prompt" and "completion", or "text"`);
-  }
-  const rec = value as Record<string, unknown>;
-  if (typeof rec.prompt === 'string' && typeof rec.completion === 'string') return { prompt: rec.prompt, completion: rec.completion };
-  if (typeof rec.text === 'string') return { text: rec.text };
-  throw new PeftCoreError('INVALID_ARGUMENT', `${where}: needs string fields "prompt" and "completion", or a string "text"`);
-}
-
-/** Parses JSON Lines (one example per non-empty line). */
-export function parseJsonl(text: string, source = 'data'): TrainingExample[] {
-  const out: TrainingExample[] = [];
-  text.split('\n').forEach((line, i) => {
-    if (line.trim() === '') return;
-    let value: unknown;
-    try {
-      value = JSON.parse(line);
-    } catch (e) {
-      throw new PeftCoreError('INVALID_ARGUMENT', `${source}:${i + 1}: not valid JSON (${(e as Error).message})`);
-    }
-    out.push(parseExample(value, `${source}:${i + 1}`));
-  });
-  return out;
+/**
+ * The training view of a parsed dataset record (datasets/ parses and validates JSONL, with line
+ * numbers in its errors): text stays text (every token a target); prompt-completion stays as is;
+ * chat is rendered by `formatChat` (the tokenizer's chat template) into the conversation so far as
+ * the prompt and the final assistant turn as the completion.
+ */
+export function trainingExampleOf(example: DatasetExample, formatChat?: ChatFormatter): TrainingExample {
+  if (example.format === 'text') return { text: example.text };
+  const { prompt, completion } = renderExample(example, formatChat);
+  return { prompt, completion };
 }
 
 export interface TokenizeOptions {

@@ -103,6 +103,23 @@ const cases: Case[] = [
       return R.nd([2, 3], out);
     },
   },
+  {
+    name: 'softmax cross-entropy per row (ignored row → 0)',
+    ops: ['SoftmaxCrossEntropy'],
+    build: (g, x, t) => g.softmaxCrossEntropy(x!, t!, -100).loss,
+    inputs: [[3, 4], ints([3], [2, -100, 0])],
+    ref: (x) => {
+      const logp = R.softmax(x!, 1, true);
+      return R.nd([3], [-logp.data[0 * 4 + 2]!, 0, -logp.data[2 * 4 + 0]!]);
+    },
+  },
+  {
+    name: 'softmax cross-entropy log-probabilities output',
+    ops: ['SoftmaxCrossEntropy'],
+    build: (g, x, t) => g.softmaxCrossEntropy(x!, t!, -100).logProb,
+    inputs: [[2, 3], ints([2], [1, 0], 'int32')],
+    ref: (x) => R.softmax(x!, 1, true),
+  },
   { name: 'constant', ops: ['Constant'], build: (g, a) => g.mul(a!, g.scalar(2.5, 'float64')), inputs: [[3]], ref: (a) => R.map(a!, (x) => 2.5 * x) },
   { name: 'fill symbolic-free', ops: ['Fill'], build: (g, a) => g.add(a!, g.fill([2, 3], 1.5, 'float64')), inputs: [[3]], ref: (a) => R.zip([a!, R.nd([2, 3], new Array(6).fill(1.5))], (x, y) => x + y) },
   {

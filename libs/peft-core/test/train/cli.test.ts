@@ -60,6 +60,14 @@ describe('palette CLI', () => {
     assert.match((await cli('train', '--model', model, '--bogus', '1')).err.join(''), /unknown option --bogus/);
   });
 
+  it('train: a bad dataset line fails naming the file and the line', async () => {
+    const bad = path.join(dir, 'bad.jsonl');
+    await writeFile(bad, '{"prompt":"a>","completion":"a"}\n{"text":"mixed formats"}\n');
+    const t = await cli('train', '--model', model, '--data', bad, '--out', path.join(dir, 'never'), '--steps', '1');
+    assert.notEqual(t.code, 0);
+    assert.match(t.err.join('\n'), /bad\.jsonl: line 2: /);
+  });
+
   it('train → adapter dir (PEFT layout), inspect it, generate with it, merge it', async () => {
     const out = path.join(dir, 'adapter');
     const t = await cli('train', '--model', model, '--data', data, '--out', out, '--steps', '4', '--batch-size', '4', '--lr', '1e-2', '--r', '4', '--alpha', '8', '--targets', 'q_proj,v_proj', '--eval-fraction', '0.25', '--seed', '3');

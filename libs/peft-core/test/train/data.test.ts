@@ -1,6 +1,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { BatchSampler, collate, IGNORE_INDEX, packExamples, parseJsonl, splitTrainEval, tokenizeExample } from '../../src/train/data';
+import { parseJsonlDataset } from '../../src/datasets/jsonl';
+import { BatchSampler, collate, IGNORE_INDEX, packExamples, splitTrainEval, tokenizeExample, trainingExampleOf } from '../../src/train/data';
 import { CharTokenizer } from './fixtures';
 
 const tok = new CharTokenizer('abcdefgh>');
@@ -35,10 +36,16 @@ describe('training data pipeline', () => {
     assert.deepEqual(rows[1]!.lossMask, [1, 0, 1, 1]);
   });
 
-  it('JSONL parsing names the bad line', () => {
-    assert.deepEqual(parseJsonl('{"prompt":"a","completion":"b"}\n\n{"text":"c"}\n'), [{ prompt: 'a', completion: 'b' }, { text: 'c' }]);
-    assert.throws(() => parseJsonl('{"text":"a"}\n{"prompt":1}', 'train.jsonl'), /train\.jsonl:2/);
-    assert.throws(() => parseJsonl('{oops', 'x'), /x:1: not valid JSON/);
+  it('turns parsed dataset records into training examples (chat through the formatter)', async () => {
+    const text = await parseJsonlDataset('{"prompt":"a","completion":"b","id":7}\n\n{"prompt":"c","completion":"d"}\n');
+    assert.deepEqual(text.examples.map((e) => trainingExampleOf(e)), [{ prompt: 'a', completion: 'b' }, { prompt: 'c', completion: 'd' }]);
+    const plain = await parseJsonlDataset('{"text":"abc"}\n');
+    assert.deepEqual(trainingExampleOf(plain.examples[0]!), { text: 'abc' });
+    const chat = await parseJsonlDataset('{"messages":[{"role":"user","content":"hi"},{"role":"assistant","content":"yo"}]}\n');
+    const format = (messages: readonly { role: string; content: string }[], o: { addGenerationPrompt: boolean }): string =>
+      messages.map((m) => `${m.role}: ${m.content}\n`).join('') + (o.addGenerationPrompt ? 'assistant: ' : '');
+    assert.deepEqual(trainingExampleOf(chat.examples[0]!, format), { prompt: 'user: hi\nassistant: ', completion: 'yo\n' });
+    assert.throws(() => trainingExampleOf(chat.examples[0]!), /line 1: chat examples need a ChatFormatter/);
   });
 
   it('train/eval split is seeded, disjoint and complete', () => {

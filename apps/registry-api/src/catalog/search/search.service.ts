@@ -1,5 +1,4 @@
 import { Injectable } from '@nestjs/common';
-import { Prisma } from '../../generated/prisma/client';
 import { queryAdapterSummariesByIds } from '../adapters/adapter-summary.query';
 import { AdaptersService } from '../adapters/adapters.service';
 import { parseVersionRef } from '../adapters/version-ref';
@@ -9,6 +8,7 @@ import { SKETCH_SPACE } from '../peft/peft-formats';
 import { DatabaseService } from '../platform';
 import type { SearchHitDto, SearchResultDto } from './search-result.dto';
 import type { SimilarQuery, TextSearchQuery } from './search.input';
+import { searchFilters, similarityQuery } from './similarity.query';
 
 /** How many extra nearest neighbours to fetch so that deduplicating by adapter still fills `limit`. */
 const NEIGHBOUR_OVERFETCH = 4;
@@ -35,7 +35,7 @@ export class SearchService {
   }
 
   private async textUncached(query: TextSearchQuery): Promise<SearchResultDto> {
-    const filters = this.filters(query.baseModel, query.tag);
+    const filters = searchFilters(query.baseModel, query.tag);
     let rows: Array<{ id: string; score: number }>;
     if (query.q) {
       // Name hits rank first (an exact name beats any description), then full-text rank.
@@ -70,33 +70,20 @@ export class SearchService {
     if (source.length === 0) {
       throw catalogErrors.notFound(`weight sketch of ${name}@${query.version}`, { adapter: name, space: SKETCH_SPACE });
     }
-    const vector = source[0].vector;
-    const filters = this.filters(query.baseModel, query.tag);
-    // ORDER BY distance LIMIT k directly over Embedding lets the planner use the HNSW index.
-    const rows = await this.db.prisma.$queryRaw<Array<{ adapterId: string; version: number; distance: number }>>`
-      SELECT v."adapterId" AS "adapterId", v."version" AS "version", (e."vector" <=> ${vector}::vector)::float8 AS "distance"
-      FROM "Embedding" e
-      JOIN "AdapterVersion" v ON v."id" = e."adapterVersionId"
-      JOIN "Adapter" a ON a."id" = v."adapterId"
-      JOIN "BaseModel" b ON b."id" = a."baseModelId"
-      WHERE e."kind" = 'weight'::"EmbeddingKind" AND e."space" = ${SKETCH_SPACE}
-        AND a."deletedAt" IS NULL AND a."id" <> ${adapterId} ${filters}
-      ORDER BY e."vector" <=> ${vector}::vector
-      LIMIT ${query.limit * NEIGHBOUR_OVERFETCH}`;
+    const rows = await this.db.prisma.$queryRaw<Array<{ adapterId: string; version: number; distance: number }>>(
+      similarityQuery({
+        vector: source[0].vector,
+        excludeAdapterId: adapterId,
+        baseModel: query.baseModel,
+        tag: query.tag,
+        candidates: query.limit * NEIGHBOUR_OVERFETCH,
+      }),
+    );
     const best = new Map<string, { id: string; score: number; version: number }>();
     for (const r of rows) {
       if (!best.has(r.adapterId)) best.set(r.adapterId, { id: r.adapterId, score: 1 - r.distance, version: r.version });
     }
     return { items: await this.hydrate([...best.values()].slice(0, query.limit)) };
-  }
-
-  private filters(baseModel: string | undefined, tag: string | undefined): Prisma.Sql {
-    const parts: Prisma.Sql[] = [];
-    if (baseModel) parts.push(Prisma.sql`AND b."name" = ${baseModel}`);
-    if (tag) {
-      parts.push(Prisma.sql`AND EXISTS (SELECT 1 FROM "AdapterTag" at JOIN "Tag" t ON t."id" = at."tagId" WHERE at."adapterId" = a."id" AND t."name" = ${tag})`);
-    }
-    return parts.length === 0 ? Prisma.empty : Prisma.join(parts, ' ');
   }
 
   /** Loads the hits' adapters in one query and keeps the ranking order. */

@@ -1,0 +1,121 @@
+import * as path from 'node:path';
+import { blobStoreOptionsFromEnv, type BlobStoreOptions } from '@palette/object-store';
+
+/** Injection token of the validated RouterConfig. */
+export const ROUTER_CONFIG = Symbol('ROUTER_CONFIG');
+
+/** The router's whole configuration, parsed and validated once at start-up. */
+export interface RouterConfig {
+  readonly host: string;
+  readonly port: number;
+  readonly registry: {
+    /** registry-api base URL, e.g. http://127.0.0.1:8080 (no trailing slash). */
+    readonly url: string;
+    /** A reader or service key. */
+    readonly apiKey: string;
+    /** How long a resolved alias/latest reference (adapter@prod → v3) is trusted before asking again. */
+    readonly refTtlMs: number;
+    readonly timeoutMs: number;
+  };
+  /** Absolute. Base model files fetched from the registry are kept below it (models/). */
+  readonly dataDir: string;
+  /**
+   * Where to read blobs directly by sha256 (skipping the registry's HTTP file routes), or undefined to
+   * always download through the registry. Set ADAPTER_SOURCE=registry to force HTTP.
+   */
+  readonly blobStore: BlobStoreOptions | undefined;
+  readonly adapterCacheBytes: number;
+  /** Adapters (adapter[@ref], for the default base) loaded and pinned at start-up. */
+  readonly preloadAdapters: readonly string[];
+  /** Rows decoded together per forward pass. */
+  readonly maxBatch: number;
+  /** Requests waiting for a batch slot before new ones get 429. */
+  readonly maxQueue: number;
+  /** Retry-After (seconds) sent with 429. */
+  readonly retryAfterSeconds: number;
+  readonly defaultBaseModel: string | undefined;
+  /** Upper bound on max_tokens. */
+  readonly maxTokensLimit: number;
+  /** onnxruntime device for the models: cpu (default), cuda, webgpu. */
+  readonly device: string;
+  /** When set, every /v1 route needs `Authorization: Bearer <key>` (or x-api-key). */
+  readonly apiKey: string | undefined;
+}
+
+/** Thrown by loadRouterConfig; `problems` names every bad variable. */
+export class RouterConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`invalid router configuration (${problems.length} problem${problems.length === 1 ? '' : 's'}):\n  - ${problems.join('\n  - ')}`);
+    this.name = 'RouterConfigError';
+  }
+}
+
+const MIB = 1024 ** 2;
+
+/** Parses the environment, collecting every problem before throwing. */
+export function loadRouterConfig(env: NodeJS.ProcessEnv, cwd: string = process.cwd()): RouterConfig {
+  const problems: string[] = [];
+  const text = (name: string, fallback: string): string => {
+    const value = env[name];
+    return value === undefined || value === '' ? fallback : value;
+  };
+  const integer = (name: string, fallback: number, min: number, max: number): number => {
+    const raw = env[name];
+    if (raw === undefined || raw === '') return fallback;
+    const value = /^\d+$/.test(raw.trim()) ? Number(raw.trim()) : NaN;
+    if (!Number.isSafeInteger(value) || value < min || value > max) {
+      problems.push(`${name} must be an integer in [${min}, ${max}], got ${JSON.stringify(raw)}`);
+      return fallback;
+    }
+    return value;
+  };
+
+  const registryUrl = text('REGISTRY_URL', '').replace(/\/+$/, '');
+  if (registryUrl === '') problems.push('REGISTRY_URL is required (the registry-api base URL, e.g. http://127.0.0.1:8080)');
+  else if (!/^https?:\/\/[^/]+/.test(registryUrl)) problems.push(`REGISTRY_URL must be an http(s) URL, got ${JSON.stringify(registryUrl)}`);
+  const apiKey = text('REGISTRY_API_KEY', '');
+  if (apiKey === '') problems.push('REGISTRY_API_KEY is required (a reader or service key of the registry)');
+
+  const dataDir = path.resolve(cwd, text('DATA_DIR', '.data'));
+  const source = text('ADAPTER_SOURCE', 'blob-store');
+  let blobStore: BlobStoreOptions | undefined;
+  if (source === 'blob-store') {
+    try {
+      blobStore = blobStoreOptionsFromEnv(env, dataDir);
+    } catch (error) {
+      problems.push((error as Error).message);
+    }
+  } else if (source !== 'registry') {
+    problems.push(`ADAPTER_SOURCE must be blob-store or registry, got ${JSON.stringify(source)}`);
+  }
+  const maxBatch = integer('MAX_BATCH', 32, 1, 1024);
+  const preload = text('PRELOAD_ADAPTERS', '')
+    .split(',')
+    .map((s) => s.trim())
+    .filter((s) => s !== '');
+
+  const config: RouterConfig = {
+    host: text('HOST', '127.0.0.1'),
+    port: integer('PORT', 8090, 0, 65535),
+    registry: {
+      url: registryUrl,
+      apiKey,
+      refTtlMs: integer('ADAPTER_REF_TTL_MS', 5000, 0, 24 * 3600 * 1000),
+      timeoutMs: integer('REGISTRY_TIMEOUT_MS', 30_000, 100, 600_000),
+    },
+    dataDir,
+    blobStore,
+    adapterCacheBytes: integer('ADAPTER_CACHE_BYTES', 512 * MIB, 1, Number.MAX_SAFE_INTEGER),
+    preloadAdapters: preload,
+    maxBatch,
+    maxQueue: integer('MAX_QUEUE', 256, 0, 1_000_000),
+    retryAfterSeconds: integer('RETRY_AFTER_SECONDS', 1, 1, 3600),
+    defaultBaseModel: text('DEFAULT_BASE_MODEL', '') || undefined,
+    maxTokensLimit: integer('MAX_TOKENS_LIMIT', 4096, 1, 1_000_000),
+    device: text('DEVICE', 'cpu'),
+    apiKey: text('ROUTER_API_KEY', '') || undefined,
+  };
+  if (preload.length > 0 && config.defaultBaseModel === undefined) problems.push('PRELOAD_ADAPTERS needs DEFAULT_BASE_MODEL (the base they are loaded for)');
+  if (problems.length > 0) throw new RouterConfigError(problems);
+  return config;
+}

@@ -1,0 +1,161 @@
+import { Inject, Injectable } from '@nestjs/common';
+import { ROUTER_CONFIG, type RouterConfig } from '../config/router-config';
+import { RouterError, routerErrors } from '../common/router-error';
+import { parseAdapterRef, parseModelSpec } from '../adapters/adapter-ref';
+import { AdapterService, type ServedAdapter } from '../adapters/adapter-service';
+import { CompletionText } from '../engine/completion-text';
+import type { FinishReason } from '../engine/batch-engine';
+import { BaseModelService, type ServedBaseModel } from '../models/base-model-service';
+import type { CompletionRequest, PromptInput } from './completion-request';
+
+/** Which adapters served a request and with what weights (every response carries it). */
+export interface Routing {
+  readonly strategy: 'base' | 'explicit' | 'mixture';
+  readonly base: string;
+  readonly adapters: readonly { readonly id: string; readonly weight: number }[];
+  readonly merge?: string;
+}
+
+/** A request bound to its model and adapter, ready to run. Call release() when done. */
+export interface PreparedGeneration {
+  readonly served: ServedBaseModel;
+  readonly adapter: ServedAdapter | undefined;
+  readonly promptIds: number[];
+  readonly maxTokens: number;
+  readonly routing: Routing;
+  /** Value of the x-adapter-id header: adapter ids joined by ',' ('none' for the base alone). */
+  readonly adapterHeader: string;
+  release(): void;
+}
+
+export interface GenerationResult {
+  readonly text: string;
+  readonly finishReason: Exclude<FinishReason, 'cancelled'> | 'cancelled';
+  readonly promptTokens: number;
+  readonly completionTokens: number;
+}
+
+/** End-of-turn markers that also end a chat answer when the vocabulary has them. */
+const CHAT_END_TOKENS = ['<|im_end|>', '<|eot_id|>', '<|end_of_text|>', '<|endoftext|>'];
+
+/**
+ * Runs OpenAI-style requests: resolves `model` (+ explicit mixture) to a base model and a leased
+ * adapter, tokenizes (chat through the base tokenizer's template), submits to the base's batching
+ * engine and turns tokens back into text with stop sequences.
+ */
+@Injectable()
+export class InferenceService {
+  constructor(
+    @Inject(ROUTER_CONFIG) private readonly config: RouterConfig,
+    private readonly baseModels: BaseModelService,
+    private readonly adapters: AdapterService,
+  ) {}
+
+  async prepare(request: CompletionRequest): Promise<PreparedGeneration> {
+    const model = request.model ?? this.config.defaultBaseModel;
+    if (model === undefined) throw routerErrors.invalid(`'model' is required (no DEFAULT_BASE_MODEL is configured)`, 'model');
+    const { served, adapter, strategy } = await this.bind(model, request);
+    try {
+      const promptIds = this.tokenize(served, request.prompt);
+      const context = served.config.maxPositionEmbeddings;
+      if (promptIds.length >= context) throw routerErrors.invalid(`the prompt has ${promptIds.length} tokens; this model's context is ${context}`, 'prompt');
+      const room = Math.min(context - promptIds.length, this.config.maxTokensLimit);
+      const maxTokens = request.maxTokens ?? room;
+      if (maxTokens > room) {
+        throw routerErrors.invalid(`max_tokens ${maxTokens} is too large: ${promptIds.length} prompt tokens leave room for ${room} (context ${context}, limit ${this.config.maxTokensLimit})`, 'max_tokens');
+      }
+      const components = adapter?.components ?? [];
+      const routing: Routing = {
+        strategy,
+        base: served.name,
+        adapters: components.map((c) => ({ id: c.adapter.id, weight: c.weight })),
+        ...(strategy === 'mixture' ? { merge: request.mixture!.method } : {}),
+      };
+      return {
+        served,
+        adapter,
+        promptIds,
+        maxTokens,
+        routing,
+        adapterHeader: components.length === 0 ? 'none' : components.map((c) => c.adapter.id).join(','),
+        release: () => adapter?.lease.release(),
+      };
+    } catch (error) {
+      adapter?.lease.release();
+      throw error;
+    }
+  }
+
+  /** Generates; `onDelta` sees text as it becomes safe to show (streaming). */
+  async generate(prepared: PreparedGeneration, request: CompletionRequest, onDelta?: (delta: string) => void, signal?: AbortSignal): Promise<GenerationResult> {
+    const { served } = prepared;
+    const text = new CompletionText(served.tokenizer, request.stop);
+    const stopTokenIds = new Set(served.stopTokenIds);
+    if (request.prompt.kind === 'chat') {
+      for (const t of CHAT_END_TOKENS) {
+        const id = served.tokenizer.tokenToId(t);
+        if (id !== undefined) stopTokenIds.add(id);
+      }
+    }
+    const outcome = await served.engine.submit({
+      prompt: prepared.promptIds,
+      ...(prepared.adapter ? { lora: prepared.adapter.lease.weights } : {}),
+      sampling: { temperature: request.temperature, topP: request.topP, topK: request.topK },
+      seed: request.seed,
+      maxTokens: prepared.maxTokens,
+      stopTokenIds,
+      onToken: (token) => {
+        const { delta, stopped } = text.push(token);
+        if (delta !== '') onDelta?.(delta);
+        return stopped;
+      },
+      ...(signal ? { signal } : {}),
+    });
+    const rest = text.flush();
+    if (rest !== '') onDelta?.(rest);
+    return { text: text.text, finishReason: outcome.finishReason, promptTokens: prepared.promptIds.length, completionTokens: outcome.completionTokens };
+  }
+
+  private async bind(model: string, request: CompletionRequest): Promise<{ served: ServedBaseModel; adapter: ServedAdapter | undefined; strategy: Routing['strategy'] }> {
+    const spec = parseModelSpec(model);
+    let served: ServedBaseModel;
+    let adapter: ServedAdapter | undefined;
+    if (spec.kind === 'adapter') {
+      served = await this.baseModels.get(spec.base);
+      adapter = await this.adapters.acquire(served, spec.adapter, 'model');
+    } else if (spec.kind === 'bare-adapter' || !(await this.baseModels.exists(spec.name))) {
+      // Not a base: the name of an adapter (vLLM style, model = lora_name), served on its own base.
+      const ref = spec.kind === 'bare-adapter' ? spec.adapter : parseAdapterRef(spec.name, 'model');
+      const resolved = await this.adapters.resolve(ref, 'model').catch((error: unknown) => {
+        throw error instanceof RouterError && error.code === 'adapter_not_found' && spec.kind === 'name' ? routerErrors.modelNotFound(model) : error;
+      });
+      served = await this.baseModels.get(resolved.baseModel);
+      adapter = await this.adapters.acquire(served, ref, 'model');
+    } else {
+      served = await this.baseModels.get(spec.name);
+    }
+    const mixture = request.mixture;
+    if (mixture === undefined) return { served, adapter, strategy: adapter ? 'explicit' : 'base' };
+    if (adapter !== undefined) {
+      adapter.lease.release();
+      throw routerErrors.invalid(`'adapters' needs 'model' to name a base model, not an adapter (got '${model}')`, 'adapters');
+    }
+    const mixed = await this.adapters.acquireMixture(served, mixture.adapters, mixture);
+    return { served, adapter: mixed, strategy: 'mixture' };
+  }
+
+  private tokenize(served: ServedBaseModel, prompt: PromptInput): number[] {
+    switch (prompt.kind) {
+      case 'tokens':
+        return prompt.ids;
+      case 'text': {
+        const ids = served.tokenizer.encode(prompt.text);
+        if (ids.length === 0) throw routerErrors.invalid(`'prompt' must not be empty`, 'prompt');
+        return ids;
+      }
+      case 'chat':
+        // As Hugging Face's apply_chat_template(tokenize=True): the template carries its own specials.
+        return served.tokenizer.encode(served.tokenizer.applyChatTemplate(prompt.messages, { addGenerationPrompt: true }), { addSpecialTokens: false });
+    }
+  }
+}

@@ -1,0 +1,12 @@
+export { parseWorkerConfig, type RegistryConfig, type WorkerConfig } from './config';
+export { startTrainerWorker, type TrainerWorker, type TrainerWorkerDeps } from './worker-app';
+export { HttpResultSink, type HttpResultSinkOptions, type ResultSink } from './result-sink';
+export { GlobalSlots } from './global-slots';
+export { ProgressReporter, type ProgressSink, type ProgressUpdate } from './progress-reporter';
+export { CancellationWatcher, type CancellationWatcherDeps } from './cancellation-watcher';
+export { storeCheckpoint, fetchCheckpoint } from './checkpoint-store';
+export { runTraining, type TrainingRun } from './training-run';
+export { PROCESSORS, processEmbed, processEvaluate, processPretrain, processTrain } from './processors';
+export { JobCancelledError, JobInterruptedError, WorkerError, type WorkerErrorCode } from './errors';
+export type { JobContext, Processor, ProcessorTable, RuntimeOptions } from './job-context';
+export { redisConnectionOptions } from './redis-connection';
