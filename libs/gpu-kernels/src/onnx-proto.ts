@@ -112,12 +112,22 @@ export const OnnxDataType = {
 } as const;
 export type OnnxElementType = keyof typeof OnnxDataType;
 
+/** Where an initializer's bytes live when they are not inside the model (ONNX external data). */
+export interface OnnxExternalData {
+  /** The external file's name, as the session is given it (createSession's `externalData`). */
+  location: string;
+  offset: number;
+  length: number;
+}
+
 export interface OnnxTensorSpec {
   name?: string;
   elemType: OnnxElementType;
   dims: readonly number[];
-  /** Little-endian element bytes (bool: one byte per element). */
+  /** Little-endian element bytes (bool: one byte per element); empty when `external` is set. */
   raw: Uint8Array;
+  /** Bytes stored outside the model (TensorProto data_location EXTERNAL). */
+  external?: OnnxExternalData;
 }
 
 export function encodeTensor(t: OnnxTensorSpec): ProtoBytes {
@@ -125,7 +135,15 @@ export function encodeTensor(t: OnnxTensorSpec): ProtoBytes {
   for (const d of t.dims) w.varint(1, d);
   w.varint(2, OnnxDataType[t.elemType]);
   if (t.name !== undefined) w.string(8, t.name);
-  w.bytes(9, t.raw);
+  if (t.external) {
+    const entry = (key: string, value: string): ProtoBytes => new MessageWriter().string(1, key).string(2, value).finish();
+    w.bytes(13, entry('location', t.external.location));
+    w.bytes(13, entry('offset', String(t.external.offset)));
+    w.bytes(13, entry('length', String(t.external.length)));
+    w.varint(14, 1);
+  } else {
+    w.bytes(9, t.raw);
+  }
   return w.finish();
 }
 

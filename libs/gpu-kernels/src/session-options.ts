@@ -33,6 +33,12 @@ export interface SessionOptions {
   cpuArena?: boolean;
   /** Writes an onnxruntime per-op profile (Chrome trace JSON) whose path starts with this prefix. */
   profilePrefix?: string;
+  /**
+   * In-memory files for initializers stored as ONNX external data (OnnxTensorSpec.external), by
+   * the `location` the model names: the way past protobuf's 2 GiB model limit. onnxruntime-node
+   * copies them into each session (measured), so this does not share weights between sessions.
+   */
+  externalData?: readonly { readonly path: string; readonly data: Uint8Array }[];
 }
 
 /** Every setting with the defaults filled in (device excepted: resolved against availability). */
@@ -45,6 +51,7 @@ export interface SessionSettings {
   readonly memoryPattern: boolean;
   readonly cpuArena: boolean;
   readonly profilePrefix: string | undefined;
+  readonly externalData: readonly { readonly path: string; readonly data: Uint8Array }[];
 }
 
 export const DEFAULT_SESSION_SETTINGS: SessionSettings = {
@@ -53,9 +60,10 @@ export const DEFAULT_SESSION_SETTINGS: SessionSettings = {
   executionMode: 'sequential',
   allowSpinning: false,
   graphOptimization: 'all',
-  memoryPattern: false,
+  memoryPattern: true,
   cpuArena: true,
   profilePrefix: undefined,
+  externalData: [],
 };
 
 function positiveInteger(name: string, value: number | undefined): void {
@@ -78,6 +86,7 @@ export function resolveSessionSettings(options: SessionOptions): SessionSettings
     memoryPattern: options.memoryPattern ?? d.memoryPattern,
     cpuArena: options.cpuArena ?? d.cpuArena,
     profilePrefix: options.profilePrefix ?? d.profilePrefix,
+    externalData: options.externalData ?? d.externalData,
   };
 }
 
@@ -97,6 +106,7 @@ export function toOrtSessionOptions(s: SessionSettings, executionProvider: strin
     enableCpuMemArena: s.cpuArena,
     ...(s.intraOpThreads !== undefined ? { intraOpNumThreads: s.intraOpThreads } : {}),
     ...(s.profilePrefix !== undefined ? { enableProfiling: true, profileFilePrefix: s.profilePrefix } : {}),
+    ...(s.externalData.length > 0 ? { externalData: s.externalData.map((f) => ({ path: f.path, data: f.data })) } : {}),
     // Session config entries (onnxruntime_session_options_config_keys.h); the Node binding takes
     // them as a nested object of strings, flattened to dotted keys.
     extra: { session: { intra_op: { allow_spinning: s.allowSpinning ? '1' : '0' }, inter_op: { allow_spinning: s.allowSpinning ? '1' : '0' } } },

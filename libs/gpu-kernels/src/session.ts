@@ -37,7 +37,10 @@ const cache = new Map<string, CachedSession>();
 export async function createSession(model: Uint8Array, options: SessionOptions = {}): Promise<KernelSession> {
   const device = resolveDevice(options.device ?? 'cpu');
   const settings = resolveSessionSettings(options);
-  const key = `${createHash('sha256').update(model).digest('hex')}|${device}|${settingsKey(settings)}`;
+  // External data is part of what the session computes with, so it is hashed into the key too.
+  const hash = createHash('sha256').update(model);
+  for (const f of settings.externalData) hash.update(`|${f.path}|`).update(f.data);
+  const key = `${hash.digest('hex')}|${device}|${settingsKey(settings)}`;
   let entry = cache.get(key);
   if (!entry) {
     const created: CachedSession = {

@@ -123,6 +123,29 @@ describe('gpu-kernels sessions', () => {
     await quiet.dispose();
   });
 
+  it('loads initializers from in-memory external data and keys the cache by it', async () => {
+    const external = (location: string): Uint8Array =>
+      encodeModel({
+        graphName: 'add_external',
+        nodes: [{ opType: 'Add', inputs: ['x', 'b'], outputs: ['y'] }],
+        inputs: [{ name: 'x', elemType: 'float32', dims: [1, 3] }],
+        outputs: [{ name: 'y', elemType: 'float32', dims: [1, 3] }],
+        initializers: [{ name: 'b', elemType: 'float32', dims: [3], raw: new Uint8Array(0), external: { location, offset: 4, length: 12 } }],
+        opsets: { '': 18 },
+      });
+    const file = (values: number[]): Uint8Array => new Uint8Array(Float32Array.from(values).buffer);
+    await clearSessionCache();
+    const a = await createSession(external('w.bin'), { externalData: [{ path: 'w.bin', data: file([99, 1, 2, 3]) }] });
+    const b = await createSession(external('w.bin'), { externalData: [{ path: 'w.bin', data: file([99, 10, 20, 30]) }] });
+    assert.equal(sessionCacheSize(), 2, 'different external bytes are different sessions');
+    const x = kernelTensor('float32', [1, 3], [1, 1, 1]);
+    assert.deepEqual(Array.from((await a.run({ x })).y!.data as Float32Array), [2, 3, 4]);
+    assert.deepEqual(Array.from((await b.run({ x })).y!.data as Float32Array), [11, 21, 31]);
+    await a.dispose();
+    await b.dispose();
+    await assert.rejects(createSession(external('missing.bin')), (e: unknown) => e instanceof KernelError && e.code === 'SESSION_FAILED');
+  });
+
   it('writes an onnxruntime profile and returns its path', async () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'gpu-kernels-profile-'));
     const s = await createSession(addModel(), { profilePrefix: path.join(dir, 'add') });

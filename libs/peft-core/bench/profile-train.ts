@@ -3,9 +3,10 @@
  * training graph and the base model's forward graph (as LlamaModel.forward builds it) with
  * onnxruntime profiling on, runs the step (forward + loss + backward), the loss-only evaluation
  * (LoRA forward + loss) and the base forward a few times, and prints the kernel time per op type
- * of each and the slowest step nodes, per run.
+ * of each and the slowest step nodes (per-node medians over the runs).
  *
- * Usage: node tools/run-ts.js libs/peft-core/bench/profile-train.ts [10M|100M] [runs] [topNodes]
+ * Usage: node tools/run-ts.js libs/peft-core/bench/profile-train.ts [10M|100M] [runs] [topNodes] [intraOpThreads]
+ * (one thread gives steadier per-op figures on a shared machine).
  */
 import { promises as fsp } from 'node:fs';
 import * as os from 'node:os';
@@ -36,19 +37,35 @@ interface Profile {
   readonly totalUs: number;
 }
 
-async function readProfile(file: string, runs: number): Promise<Profile> {
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[s.length >> 1]!;
+}
+
+/**
+ * Per-node kernel time as the median over the runs (robust to the first run's allocations and to
+ * a burst of load from another process), summed per op type.
+ */
+async function readProfile(file: string): Promise<Profile> {
   const events = JSON.parse(await fsp.readFile(file, 'utf8')) as TraceEvent[];
-  const byOp = new Map<string, number>();
-  const byNode = new Map<string, number>();
-  let totalUs = 0;
+  const samples = new Map<string, { op: string; durs: number[] }>();
   for (const e of events) {
     if (e.cat !== 'Node' || !e.name?.endsWith('_kernel_time') || e.dur === undefined) continue;
     const op = e.args?.op_name ?? '?';
-    byOp.set(op, (byOp.get(op) ?? 0) + e.dur / runs);
     const shapes = (e.args?.input_type_shape ?? []).map((t) => `[${Object.values(t)[0]?.join(',') ?? ''}]`).join(' ');
     const node = `${op} ${e.name.slice(0, -'_kernel_time'.length)} ${shapes}`;
-    byNode.set(node, (byNode.get(node) ?? 0) + e.dur / runs);
-    totalUs += e.dur / runs;
+    const entry = samples.get(node) ?? { op, durs: [] };
+    entry.durs.push(e.dur);
+    samples.set(node, entry);
+  }
+  const byOp = new Map<string, number>();
+  const byNode = new Map<string, number>();
+  let totalUs = 0;
+  for (const [node, { op, durs }] of samples) {
+    const us = median(durs);
+    byNode.set(node, us);
+    byOp.set(op, (byOp.get(op) ?? 0) + us);
+    totalUs += us;
   }
   return { byOp, byNode, totalUs };
 }
@@ -61,6 +78,7 @@ async function main(): Promise<void> {
   const which = process.argv[2] ?? '10M';
   const runs = Number(process.argv[3] ?? 3);
   const topNodes = Number(process.argv[4] ?? 15);
+  const threads = process.argv[5] !== undefined ? { intraOpThreads: Number(process.argv[5]) } : {};
   const spec = BENCH_MODELS.find((m) => m.name === `~${which}`);
   if (!spec) throw new Error(`unknown model ${which}; one of ${BENCH_MODELS.map((m) => m.name).join(', ')}`);
   const { config } = spec;
@@ -73,7 +91,7 @@ async function main(): Promise<void> {
     trainable: { kind: 'lora', modules, rank: BENCH_RANK, scaling: loraScaling(2 * BENCH_RANK, BENCH_RANK) },
     batchSize: BENCH_BATCH,
     seqLen: BENCH_SEQ,
-    session: { profilePrefix: path.join(dir, 'train') },
+    session: { profilePrefix: path.join(dir, 'train'), ...threads },
   });
   const rng = new Rng(3);
   const params = new Map<string, Float32Array>();
@@ -86,7 +104,7 @@ async function main(): Promise<void> {
   const fg = new Graph();
   const fwdOut = buildDecoderForward(fg, config, declareDecoderParams(fg, config, weights), declareDecoderInputs(fg, config));
   fg.output('logits', fwdOut.logits);
-  const baseForward = await compile(fg, { profilePrefix: path.join(dir, 'forward_') });
+  const baseForward = await compile(fg, { profilePrefix: path.join(dir, 'forward_'), ...threads });
   const forwardFeeds = stepFeeds({ tokens: rows.map((r) => r.ids) });
   // Per-run averages include the first run (memory planning); use several runs to dilute it.
   let stepMs = 0;
@@ -108,11 +126,11 @@ async function main(): Promise<void> {
   await graph.dispose();
   await baseForward.dispose();
   if (!files.step || !files.evaluate || !baseFile) throw new Error(`no profile written under ${dir}`);
-  const step = await readProfile(files.step, runs);
-  const fwd = await readProfile(files.evaluate, runs);
-  const base = await readProfile(baseFile, runs);
+  const step = await readProfile(files.step);
+  const fwd = await readProfile(files.evaluate);
+  const base = await readProfile(baseFile);
   console.log(`${spec.name}: wall per run (first run included) step ${stepMs.toFixed(1)} ms, LoRA forward+loss ${evalMs.toFixed(1)} ms, base forward ${baseMs.toFixed(1)} ms`);
-  console.log(`kernel time per run: step ${(step.totalUs / 1000).toFixed(1)} ms, LoRA forward+loss ${(fwd.totalUs / 1000).toFixed(1)} ms, base forward ${(base.totalUs / 1000).toFixed(1)} ms`);
+  console.log(`kernel time per run (sum of per-node medians): step ${(step.totalUs / 1000).toFixed(1)} ms, LoRA forward+loss ${(fwd.totalUs / 1000).toFixed(1)} ms, base forward ${(base.totalUs / 1000).toFixed(1)} ms`);
   console.log('\nop type            step ms  fwd+loss   base fwd');
   const ops = new Set([...step.byOp.keys(), ...fwd.byOp.keys(), ...base.byOp.keys()]);
   const ms = (p: Profile, op: string): string => ((p.byOp.get(op) ?? 0) / 1000).toFixed(2).padStart(8);

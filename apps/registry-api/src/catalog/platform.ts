@@ -7,4 +7,5 @@ export { DatabaseService, type Tx } from '../database/database.service';
 export { vectorLiteral, parseVector, EMBEDDING_DIMENSIONS } from '../database/vectors';
 export { BLOB_STORE } from '../storage/blob-store.provider';
 export { AuditService } from '../audit/audit.service';
+export { MetricsService } from '../common/metrics/metrics.service';
 export { CurrentKey, Public, RequireRole, type AuthenticatedKey } from '../auth';

@@ -144,6 +144,8 @@ const cases: Case[] = [
   { label: 'missing config file', upload: { fields: named(), weights: good.weights }, status: 400, message: /upload is missing adapter_config\.json/ },
   { label: 'no files at all', upload: { fields: named() }, status: 400, message: /upload has no adapter files/ },
   { label: 'weights over MAX_UPLOAD_BYTES', upload: withWeights(Buffer.alloc(MAX_UPLOAD_BYTES + 10)), status: 413, message: /file 'adapter_model' exceeds the limit of 262144 bytes/ },
+  // 32x the limit: the server stops writing at the limit and drains the rest, so the client still reads the 413.
+  { label: 'weights far over MAX_UPLOAD_BYTES', upload: withWeights(Buffer.alloc(32 * MAX_UPLOAD_BYTES)), status: 413, message: /file 'adapter_model' exceeds the limit/ },
   { label: 'bundle together with separate files', upload: { fields: named(), config: goodConfig, weights: good.weights, bundle: { bytes: Buffer.from('x'), fileName: 'x' } }, status: 400, message: /either a 'bundle' or the separate adapter files/ },
   { label: 'bundle that is not an archive', upload: { fields: named(), bundle: { bytes: Buffer.from('just text'), fileName: 'a.tar.gz' } }, status: 415, message: /neither a \.tar\.gz nor a \.zip/ },
   { label: 'wrong content type', upload: {}, status: 415, message: /expected a multipart\/form-data upload, got content type 'application\/json'/, rawBody: { contentType: 'application/json', body: '{"name":"x"}' } },

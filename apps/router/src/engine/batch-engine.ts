@@ -2,6 +2,9 @@ import type { BatchDecoder, BatchToken, LoraWeights, SamplingOptions } from '@pa
 import { routerErrors } from '../common/router-error';
 import type { RouterMetrics } from '../metrics/router-metrics';
 
+/** Upper bound on extra event-loop turns between two passes while a burst of requests arrives. */
+const MAX_ARRIVAL_TURNS = 8;
+
 /** Why a request stopped: a stop token or stop sequence, its token budget, or its client went away. */
 export type FinishReason = 'stop' | 'length' | 'cancelled';
 
@@ -48,6 +51,8 @@ export class BatchEngine {
   private readonly running = new Map<number, Pending>();
   private loop: Promise<void> | undefined;
   private stopped = false;
+  /** Jobs ever submitted (tells the loop whether requests are still arriving). */
+  private submitted = 0;
 
   constructor(
     private readonly decoder: BatchDecoder,
@@ -70,6 +75,7 @@ export class BatchEngine {
     if (this.running.size + this.queue.length >= this.options.maxBatch + this.options.maxQueue) {
       return Promise.reject(routerErrors.queueFull(this.queue.length, this.options.retryAfterSeconds));
     }
+    this.submitted += 1;
     return new Promise<GenerationOutcome>((resolve, reject) => {
       this.queue.push({ job, resolve, reject, generated: 0 });
       this.metrics.queueDepth.inc();
@@ -91,10 +97,24 @@ export class BatchEngine {
       } catch (error) {
         this.failAll(error);
       }
-      // Let HTTP handlers enqueue (and clients disconnect) between forward passes.
-      await new Promise<void>((resolve) => setImmediate(resolve));
+      await this.yieldToArrivals();
     }
     if (this.stopped) this.failAll(routerErrors.invalid('the model is shutting down'));
+  }
+
+  /**
+   * Lets the event loop run between forward passes so HTTP handlers can enqueue (and clients
+   * disconnect). onnxruntime runs a pass synchronously on this thread, so a request needs a few
+   * loop turns between passes to get from its socket to submit(); while requests keep arriving and
+   * rows are free, yield again (a few turns at most) so a burst joins one prefill instead of
+   * trickling in one per pass.
+   */
+  private async yieldToArrivals(): Promise<void> {
+    for (let turn = 0; turn < MAX_ARRIVAL_TURNS; turn++) {
+      const before = this.submitted;
+      await new Promise<void>((resolve) => setImmediate(resolve));
+      if (this.submitted === before || this.running.size + this.queue.length >= this.options.maxBatch) return;
+    }
   }
 
   /** Oldest first, into free rows; cancelled jobs leave the queue without costing a prefill. */

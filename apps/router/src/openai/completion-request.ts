@@ -35,6 +35,8 @@ export interface CompletionRequest {
   readonly stop: string[];
   readonly stream: boolean;
   readonly includeUsageInStream: boolean;
+  /** vLLM's extension: keep generating past end-of-sequence tokens (benchmarks, fixed-length outputs). */
+  readonly ignoreEos: boolean;
   readonly mixture: MixtureInput | undefined;
 }
 
@@ -109,8 +111,7 @@ function parseCommon(body: Body, prompt: PromptInput, defaultMaxTokens: number |
   optionalNumber(body, 'best_of', (v) => v === 1, '1');
   if (body.echo === true) throw routerErrors.invalid(`'echo' is not supported`, 'echo');
   if (body.logprobs !== undefined && body.logprobs !== null && body.logprobs !== false) throw routerErrors.invalid(`'logprobs' is not supported`, 'logprobs');
-  const stream = body.stream ?? false;
-  if (typeof stream !== 'boolean') throw routerErrors.invalid(`'stream' must be a boolean`, 'stream');
+  const stream = parseBoolean(body, 'stream');
   const streamOptions = body.stream_options;
   const includeUsage = typeof streamOptions === 'object' && streamOptions !== null && (streamOptions as { include_usage?: unknown }).include_usage === true;
   const maxTokens = optionalNumber(body, body.max_completion_tokens !== undefined ? 'max_completion_tokens' : 'max_tokens', (v) => Number.isInteger(v) && v >= 1, 'a positive integer');
@@ -126,8 +127,15 @@ function parseCommon(body: Body, prompt: PromptInput, defaultMaxTokens: number |
     stop: parseStop(body),
     stream,
     includeUsageInStream: includeUsage,
+    ignoreEos: parseBoolean(body, 'ignore_eos'),
     mixture: parseMixture(body),
   };
+}
+
+function parseBoolean(body: Body, field: string): boolean {
+  const v = body[field] ?? false;
+  if (typeof v !== 'boolean') throw routerErrors.invalid(`'${field}' must be a boolean`, field);
+  return v;
 }
 
 /** Unseeded requests still sample reproducibly inside the row; each gets its own draw. */

@@ -90,8 +90,8 @@ export class InferenceService {
   async generate(prepared: PreparedGeneration, request: CompletionRequest, onDelta?: (delta: string) => void, signal?: AbortSignal): Promise<GenerationResult> {
     const { served } = prepared;
     const text = new CompletionText(served.tokenizer, request.stop);
-    const stopTokenIds = new Set(served.stopTokenIds);
-    if (request.prompt.kind === 'chat') {
+    const stopTokenIds = new Set(request.ignoreEos ? [] : served.stopTokenIds);
+    if (request.prompt.kind === 'chat' && !request.ignoreEos) {
       for (const t of CHAT_END_TOKENS) {
         const id = served.tokenizer.tokenToId(t);
         if (id !== undefined) stopTokenIds.add(id);

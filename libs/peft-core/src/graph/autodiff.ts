@@ -31,16 +31,28 @@ export function gradients(g: Graph, loss: Value, wrt: readonly Value[]): Value[]
     }
   }
 
-  const grads = new Map<number, Value>();
+  // Contributions are collected per value and summed once, when the value's gradient is first
+  // read: all its consumers come later in topological order, so by then the list is complete.
+  // One n-ary Sum writes the result once, where a chain of Adds would write n − 1 temporaries
+  // (a hidden state feeding q/k/v and their LoRA factors gets six contributions).
+  const parts = new Map<number, Value[]>();
   const accumulate = (v: Value, grad: Value): void => {
-    const prev = grads.get(v.id);
-    grads.set(v.id, prev ? g.add(prev, grad) : grad);
+    const list = parts.get(v.id);
+    if (list) list.push(grad);
+    else parts.set(v.id, [grad]);
   };
-  grads.set(loss.id, g.fill(loss.shape, 1, loss.dtype));
+  const gradOf = (v: Value): Value | undefined => {
+    const list = parts.get(v.id);
+    if (!list) return undefined;
+    const total = g.sum(list);
+    parts.set(v.id, [total]);
+    return total;
+  };
+  accumulate(loss, g.fill(loss.shape, 1, loss.dtype));
 
   for (let i = relevant.length - 1; i >= 0; i--) {
     const node = relevant[i]!;
-    const outGrads = node.outputs.map((o) => grads.get(o.id));
+    const outGrads = node.outputs.map((o) => gradOf(o));
     if (outGrads.every((d) => d === undefined)) continue;
     const rule = OPS[node.op].grad as GradRule<OpName> | undefined;
     if (!rule) continue;
@@ -51,7 +63,7 @@ export function gradients(g: Graph, loss: Value, wrt: readonly Value[]): Value[]
       if (d && dependsOnWrt.has(input.id) && isFloat(input.dtype)) accumulate(input, d);
     });
   }
-  return wrt.map((w) => grads.get(w.id) ?? g.zerosLike(w));
+  return wrt.map((w) => gradOf(w) ?? g.zerosLike(w));
 }
 
 /** Nodes that the value depends on, producers before consumers (iterative post-order DFS). */

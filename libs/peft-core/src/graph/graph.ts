@@ -106,6 +106,11 @@ export class Graph {
   add(a: Operand, b: Operand): Value {
     return this.binary('Add', a, b);
   }
+  /** a₁ + a₂ + … in one pass (one output write instead of a chain of Adds). */
+  sum(values: readonly Value[]): Value {
+    if (values.length === 1) return values[0]!;
+    return this.apply('Sum', values, {})[0]!;
+  }
   sub(a: Operand, b: Operand): Value {
     return this.binary('Sub', a, b);
   }

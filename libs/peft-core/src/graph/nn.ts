@@ -14,7 +14,7 @@ export function linear(g: Graph, x: Value, weight: Value, bias?: Value): Value {
 
 /** RMSNorm over the last axis: x / sqrt(mean(x²) + eps) · weight. */
 export function rmsNorm(g: Graph, x: Value, weight: Value, eps: number): Value {
-  const meanSquare = g.reduceMean(g.mul(x, x), [-1], true);
+  const meanSquare = g.reduceMean(g.pow(x, 2), [-1], true);
   return g.mul(g.div(x, g.sqrt(g.add(meanSquare, eps))), weight);
 }
 

@@ -8,6 +8,8 @@ export interface OpAttrMap {
   Constant: { tensor: TensorData };
   Fill: { shape: Dim[]; value: number; dtype: DType };
   Add: Record<string, never>;
+  /** Elementwise sum of any number of same-dtype operands (broadcasting); autodiff's gradient accumulation. */
+  Sum: Record<string, never>;
   Sub: Record<string, never>;
   Mul: Record<string, never>;
   Div: Record<string, never>;

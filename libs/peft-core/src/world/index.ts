@@ -22,3 +22,4 @@ export {
 } from './composite';
 export { CORPUS_MARKERS, genericCorpus } from './corpus';
 export { compositeDatasetJsonl, compositeRecord, taskDatasetJsonl, taskRecord } from './dataset';
+export * from './recipe';

@@ -120,6 +120,13 @@ const cases: Case[] = [
     inputs: [[2, 3], ints([2], [1, 0], 'int32')],
     ref: (x) => R.softmax(x!, 1, true),
   },
+  {
+    name: 'sum of three with broadcasting',
+    ops: ['Sum'],
+    build: (g, a, b, c) => g.sum([a!, b!, c!]),
+    inputs: [[2, 3], [3], [2, 1]],
+    ref: (a, b, c) => R.zip([a!, b!, c!], (x, y, z) => x + y + z),
+  },
   { name: 'constant', ops: ['Constant'], build: (g, a) => g.mul(a!, g.scalar(2.5, 'float64')), inputs: [[3]], ref: (a) => R.map(a!, (x) => 2.5 * x) },
   { name: 'fill symbolic-free', ops: ['Fill'], build: (g, a) => g.add(a!, g.fill([2, 3], 1.5, 'float64')), inputs: [[3]], ref: (a) => R.zip([a!, R.nd([2, 3], new Array(6).fill(1.5))], (x, y) => x + y) },
   {

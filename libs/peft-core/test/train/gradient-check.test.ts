@@ -4,6 +4,9 @@
  * reference. The training graph runs in f32; finite differences are taken on the f64 reference loss
  * (central, h = 1e-3), so the FD values are accurate to ~1e-7 and the tolerance is the graph's f32 error.
  */
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import * as path from 'node:path';
 import { after, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { clearSessionCache } from '@palette/gpu-kernels';
@@ -140,5 +143,20 @@ describe('training graph: loss and gradients of the whole model', () => {
       await graph.dispose();
     }
   });
+  it('passes session settings through: a profiled step writes traces for the step and the eval sessions', async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'train-profile-'));
+    const graph = await TrainingGraph.compile({ config, base, trainable: { kind: 'lora', modules, rank: 2, scaling }, batchSize: 2, seqLen: SEQ, session: { profilePrefix: path.join(dir, 'p_'), allowSpinning: false } });
+    try {
+      const params = loraParams(lora);
+      await graph.run(batch, params);
+      await graph.evaluate(batch, params);
+      const files = graph.endProfiling();
+      assert.ok(files.step?.includes('p_step_') && files.evaluate?.includes('p_eval_'), JSON.stringify(files));
+      const stepOps = new Set((JSON.parse(readFileSync(files.step!, 'utf8')) as { args?: { op_name?: string } }[]).map((e) => e.args?.op_name));
+      assert.ok(stepOps.has('LogSoftmax') && stepOps.has('ScatterElements'), 'the step runs the fused cross-entropy and its gradient');
+    } finally {
+      await graph.dispose();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
 });
-

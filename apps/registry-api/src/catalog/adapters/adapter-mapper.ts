@@ -1,7 +1,7 @@
 import type { Prisma } from '../../generated/prisma/client';
-import type { AdapterDto, AdapterVersionDto, LineageEdgeDto } from './adapter.dto';
+import type { AdapterVersionDto, LineageEdgeDto } from './adapter.dto';
 
-/** The one Prisma include every AdapterDto is built from, so list and get cost the same queries. */
+/** An adapter with what downloads and cards need (base model name, tags). Listing uses adapter-summary.query. */
 export const ADAPTER_INCLUDE = {
   baseModel: { select: { name: true } },
   tags: { select: { tag: { select: { name: true } } } },
@@ -11,22 +11,6 @@ export const ADAPTER_INCLUDE = {
 } satisfies Prisma.AdapterInclude;
 
 export type AdapterRow = Prisma.AdapterGetPayload<{ include: typeof ADAPTER_INCLUDE }>;
-
-export function toAdapterDto(row: AdapterRow): AdapterDto {
-  return {
-    id: row.id,
-    name: row.name,
-    baseModel: row.baseModel.name,
-    description: row.description,
-    tags: row.tags.map((t) => t.tag.name).sort(),
-    aliases: row.aliases.map((a) => ({ name: a.name, version: a.version.version, versionId: a.versionId, updatedAt: a.updatedAt })),
-    latestVersion: row.versions[0]?.version ?? null,
-    versionCount: row._count.versions,
-    createdAt: row.createdAt,
-    updatedAt: row.updatedAt,
-    deletedAt: row.deletedAt,
-  };
-}
 
 export const VERSION_INCLUDE = {
   adapter: { select: { name: true } },

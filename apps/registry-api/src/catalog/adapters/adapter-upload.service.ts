@@ -75,22 +75,25 @@ export class AdapterUploadService {
     }
     const parentVersionId = input.parent ? await this.resolveParent(input.parent) : undefined;
 
-    const staging = new BlobStaging(this.blobs);
-    try {
-      await staging.put({ path: files.config.path, sha256: validated.configSha256 });
-      await staging.put({ path: files.weights.path, sha256: validated.weightsSha256 });
-      const versionId = await this.db.transaction((tx) => this.writeRows(tx, input, base, validated, parentVersionId, actor));
-      this.cache.invalidate();
-      return await this.result(versionId, true);
-    } catch (err) {
-      await staging.rollback(this.db.prisma);
-      // A concurrent upload of the same bytes won the race: answer as the idempotent path does.
-      if (isUniqueViolation(err)) {
+    // Two attempts: a concurrent upload to the same adapter can take the adapter name or the next
+    // version number between our read and our insert (unique violation); the retry sees its rows.
+    for (let attempt = 1; ; attempt++) {
+      const staging = new BlobStaging(this.blobs);
+      try {
+        await staging.put({ path: files.config.path, sha256: validated.configSha256 });
+        await staging.put({ path: files.weights.path, sha256: validated.weightsSha256 });
+        const versionId = await this.db.transaction((tx) => this.writeRows(tx, input, base, validated, parentVersionId, actor));
+        this.cache.invalidate();
+        return await this.result(versionId, true);
+      } catch (err) {
+        await staging.rollback(this.db.prisma);
+        if (!isUniqueViolation(err)) throw err;
+        // A concurrent upload of the same bytes won the race: answer as the idempotent path does.
         const adapter = await this.db.prisma.adapter.findUnique({ where: { name: input.name }, select: { id: true } });
         const same = adapter ? await this.findByDigest(adapter.id, validated.contentDigest) : null;
         if (same) return same;
+        if (attempt >= 2) throw err;
       }
-      throw err;
     }
   }
 

@@ -11,6 +11,8 @@ import { encodeCursor, type AdapterListQuery } from './list-adapters.input';
 import { describeRef, parseVersionRef, requireAliasName, type VersionRef } from './version-ref';
 
 type Db = Tx | DatabaseService['prisma'];
+/** The little of an adapter row that mutations need. */
+type AdapterRef = { id: string; deletedAt: Date | null };
 
 /**
  * Adapters after upload: lookup, listing, versions, aliases, tags, description, soft delete and
@@ -205,7 +207,7 @@ export class AdaptersService {
    */
   async purge(name: string, actor: AuthenticatedKey): Promise<{ purged: true; name: string }> {
     await this.db.transaction(async (tx) => {
-      const adapter = await this.loadRow(tx, name, true);
+      const adapter = await this.loadRef(tx, name, true);
       if (!adapter.deletedAt) throw catalogErrors.conflict(`adapter "${name}" must be deleted before it is purged`, { adapter: name });
       const versions = await tx.adapterVersion.findMany({ where: { adapterId: adapter.id }, select: { id: true } });
       const ids = versions.map((v) => v.id);
@@ -246,9 +248,13 @@ export class AdaptersService {
 
   /** Just the adapter's id (one small query), or NOT_FOUND. */
   async findId(db: Db, name: string, includeDeleted: boolean): Promise<string> {
+    return (await this.loadRef(db, name, includeDeleted)).id;
+  }
+
+  private async loadRef(db: Db, name: string, includeDeleted: boolean): Promise<AdapterRef> {
     const row = await db.adapter.findUnique({ where: { name }, select: { id: true, deletedAt: true } });
     if (!row || (row.deletedAt && !includeDeleted)) throw catalogErrors.notFound(`adapter "${name}"`, { adapter: name });
-    return row.id;
+    return row;
   }
 
   async loadRow(db: Db, name: string, includeDeleted: boolean): Promise<AdapterRow> {
@@ -273,11 +279,11 @@ export class AdaptersService {
     name: string,
     actor: AuthenticatedKey,
     action: string,
-    change: (tx: Tx, adapter: AdapterRow) => Promise<Record<string, unknown>>,
+    change: (tx: Tx, adapter: AdapterRef) => Promise<Record<string, unknown>>,
     options: { includeDeleted?: boolean } = {},
   ): Promise<AdapterDto> {
     const id = await this.db.transaction(async (tx) => {
-      const adapter = await this.loadRow(tx, name, options.includeDeleted ?? false);
+      const adapter = await this.loadRef(tx, name, options.includeDeleted ?? false);
       const details = await change(tx, adapter);
       await tx.adapter.update({ where: { id: adapter.id }, data: { updatedAt: new Date() } });
       await this.audit.record(tx, { actor: actor.id, action, entityType: 'adapter', entityId: adapter.id, details: { name, ...details } });

@@ -53,7 +53,18 @@ function selectGrad(g: Parameters<GradRule<'Max'>>[0], node: Node<'Max' | 'Min'>
   return [needs[0] ? unbroadcast(g, da, a.shape) : undefined, needs[1] ? unbroadcast(g, db, b.shape) : undefined];
 }
 
-export const ELEMENTWISE_OPS: { [K in BinaryOp | CompareOp | UnaryOp | 'Where' | 'Pow' | 'Cast']: OpDef<K> } = {
+export const ELEMENTWISE_OPS: { [K in BinaryOp | CompareOp | UnaryOp | 'Sum' | 'Where' | 'Pow' | 'Cast']: OpDef<K> } = {
+  Sum: {
+    arity: 'variadic',
+    infer: (inputs) => {
+      if (inputs.length === 0) throw shapeError('Sum: needs at least one operand');
+      const first = inputs[0]!;
+      if (inputs.some((v) => v.dtype !== first.dtype) || !isFloat(first.dtype)) throw shapeError(`Sum: operands must share a float dtype, got ${describe(inputs)}`);
+      return [{ dtype: first.dtype, shape: [...inputs.map((v) => v.shape).reduce((a, b) => broadcastShapes('Sum', a, b))] }];
+    },
+    emit: emitSame('Sum'),
+    grad: (g, n, [dy], needs) => n.inputs.map((v, i) => (needs[i] ? unbroadcast(g, dy!, v.shape) : undefined)),
+  },
   Add: binary('Add', (g, n, [dy], needs) => [
     needs[0] ? unbroadcast(g, dy!, n.inputs[0]!.shape) : undefined,
     needs[1] ? unbroadcast(g, dy!, n.inputs[1]!.shape) : undefined,
@@ -69,10 +80,12 @@ export const ELEMENTWISE_OPS: { [K in BinaryOp | CompareOp | UnaryOp | 'Where' |
   Div: binary('Div', (g, n, [dy], needs) => {
     const [a, b] = n.inputs as [Value, Value];
     const y = n.outputs[0]!;
-    // d(a/b)/db = -y/b, which reuses the forward output instead of squaring b.
+    // d(a/b)/db = -y/b, which reuses the forward output instead of squaring b. b is constant
+    // along the axes it was broadcast over, so the sum over them comes before dividing by b:
+    // for RMSNorm's [.., 1] denominator the negation and division then run on [.., 1], not [.., n].
     return [
       needs[0] ? unbroadcast(g, g.div(dy!, b), a.shape) : undefined,
-      needs[1] ? unbroadcast(g, g.neg(g.div(g.mul(dy!, y), b)), b.shape) : undefined,
+      needs[1] ? g.neg(g.div(unbroadcast(g, g.mul(dy!, y), b.shape), b)) : undefined,
     ];
   }),
   Max: binary('Max', (g, n, [dy], needs) => selectGrad(g, n, dy!, needs)),

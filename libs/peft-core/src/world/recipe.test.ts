@@ -1,0 +1,140 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { PeftCoreError } from '../errors';
+import { expectedWeightShapes } from '../formats/hf-config';
+import { tokenizeExample } from '../train/data';
+import {
+  FULL_WORLD_RECIPE,
+  SMALL_WORLD_RECIPE,
+  checkRecipeFitsContext,
+  initialBaseWeights,
+  loraTrainerOptions,
+  loraTrainingExamples,
+  pretrainCorpus,
+  pretrainTrainerOptions,
+  recipeTasks,
+  taskSplitOf,
+  tokenizerVocabSize,
+  trainExamplesFor,
+  validateWorldRecipe,
+  worldModelConfig,
+  worldRecipe,
+  worldTokenizer,
+  worldTokenizerFiles,
+  type WorldRecipe,
+} from './recipe';
+import { generateSplit } from './split';
+import { WORLD_TASKS, getWorldTask } from './tasks';
+
+const smallFiles = worldTokenizerFiles(SMALL_WORLD_RECIPE);
+const smallTokenizer = worldTokenizer(smallFiles);
+
+function rejects(recipe: WorldRecipe, pattern: RegExp): void {
+  assert.throws(() => validateWorldRecipe(recipe), (e: unknown) => e instanceof PeftCoreError && e.code === 'INVALID_ARGUMENT' && pattern.test(e.message));
+}
+
+test('both variants validate; full covers every world task (≥ 12), small is a cheaper subset on the same base shape', () => {
+  validateWorldRecipe(FULL_WORLD_RECIPE);
+  validateWorldRecipe(SMALL_WORLD_RECIPE);
+  assert.equal(worldRecipe('full'), FULL_WORLD_RECIPE);
+  assert.equal(worldRecipe('small'), SMALL_WORLD_RECIPE);
+  assert.deepEqual([...FULL_WORLD_RECIPE.tasks].sort(), WORLD_TASKS.map((t) => t.id).sort());
+  assert.ok(FULL_WORLD_RECIPE.tasks.length >= 12);
+  assert.ok(SMALL_WORLD_RECIPE.tasks.length >= 3 && SMALL_WORLD_RECIPE.tasks.length < FULL_WORLD_RECIPE.tasks.length);
+  for (const id of SMALL_WORLD_RECIPE.tasks) assert.ok(FULL_WORLD_RECIPE.tasks.includes(id), id);
+  assert.deepEqual(SMALL_WORLD_RECIPE.base, FULL_WORLD_RECIPE.base);
+  assert.ok(SMALL_WORLD_RECIPE.pretrain.steps < FULL_WORLD_RECIPE.pretrain.steps);
+  assert.ok(SMALL_WORLD_RECIPE.lora.steps < FULL_WORLD_RECIPE.lora.steps);
+  assert.equal(FULL_WORLD_RECIPE.base.contextLength, 128);
+});
+
+test('validation names what is wrong', () => {
+  rejects({ ...SMALL_WORLD_RECIPE, tasks: ['reverse-word', 'no-such-task'] }, /unknown task 'no-such-task'/);
+  rejects({ ...SMALL_WORLD_RECIPE, tasks: ['parity', 'parity'] }, /repeat/);
+  // multiply-digit has 800 distinct inputs: 790 held out leave 10 to train on, fewer than a batch.
+  rejects({ ...FULL_WORLD_RECIPE, tasks: ['multiply-digit'], evaluation: { ...FULL_WORLD_RECIPE.evaluation, examples: 790 } }, /multiply-digit: 10 training examples \(of 800 inputs, 790 held out\) are fewer than lora\.batchSize 32/);
+  rejects({ ...SMALL_WORLD_RECIPE, pretrain: { ...SMALL_WORLD_RECIPE.pretrain, maxSeqLen: 256 } }, /maxSeqLen 256 exceeds the context 128/);
+  rejects({ ...SMALL_WORLD_RECIPE, base: { ...SMALL_WORLD_RECIPE.base, numHeads: 3 } }, /not a multiple of numHeads 3/);
+  rejects({ ...SMALL_WORLD_RECIPE, lora: { ...SMALL_WORLD_RECIPE.lora, lr: 0 } }, /lora\.lr must be positive/);
+});
+
+test('the tokenizer is deterministic and keeps every letter and digit a token of its own', () => {
+  assert.deepEqual(worldTokenizerFiles(SMALL_WORLD_RECIPE), smallFiles);
+  const vocab = tokenizerVocabSize(smallFiles);
+  assert.ok(vocab >= 258 && vocab <= SMALL_WORLD_RECIPE.tokenizer.maxVocabSize, `vocab ${vocab}`);
+  const text = 'qzxa 9071 HELLO';
+  const ids = smallTokenizer.encode(text, { addSpecialTokens: false });
+  // 4 letters + space + 4 digits + space + 5 capitals.
+  assert.equal(ids.length, 15);
+  assert.equal(smallTokenizer.decode(ids), text);
+  for (const task of WORLD_TASKS) {
+    const prompt = task.prompt('abc');
+    assert.equal(smallTokenizer.decode(smallTokenizer.encode(prompt, { addSpecialTokens: false })), prompt, task.id);
+  }
+  assert.notEqual(smallTokenizer.bosTokenId, undefined);
+  assert.notEqual(smallTokenizer.eosTokenId, undefined);
+});
+
+test('every example and every answer of both variants fits the context and the decoding budget', () => {
+  for (const recipe of [SMALL_WORLD_RECIPE, FULL_WORLD_RECIPE]) {
+    const fit = checkRecipeFitsContext(recipe, smallTokenizer);
+    assert.ok(fit.longestExampleTokens <= recipe.base.contextLength, `${recipe.variant}: ${fit.longestExampleTokens}`);
+    assert.ok(fit.longestAnswerTokens <= recipe.evaluation.maxNewTokens, `${recipe.variant}: ${fit.longestAnswerTokens}`);
+    // Character-level answers: "three seven eight" is 17 letters + the leading space + EOS.
+    if (recipe.tasks.includes('digits-to-words')) assert.equal(fit.longestAnswerTokens, 19);
+  }
+  const tight = { ...SMALL_WORLD_RECIPE, evaluation: { ...SMALL_WORLD_RECIPE.evaluation, maxNewTokens: 3 } };
+  assert.throws(() => checkRecipeFitsContext(tight, smallTokenizer), /more than evaluation\.maxNewTokens 3/);
+  // Pretraining rows are packed to maxSeqLen; a single generic document also fits on its own.
+  const longestDocument = Math.max(...pretrainCorpus(SMALL_WORLD_RECIPE).map((d) => tokenizeExample(smallTokenizer, d).ids.length));
+  assert.ok(longestDocument <= SMALL_WORLD_RECIPE.base.contextLength, `longest document ${longestDocument} tokens`);
+});
+
+test('splits: held-out examples are the evaluate job’s questions and never in training', () => {
+  for (const task of recipeTasks(SMALL_WORLD_RECIPE)) {
+    const split = taskSplitOf(SMALL_WORLD_RECIPE, task);
+    assert.equal(split.train.length, trainExamplesFor(SMALL_WORLD_RECIPE, task));
+    assert.equal(split.train.length, Math.min(SMALL_WORLD_RECIPE.lora.trainExamples, task.inputSpace - SMALL_WORLD_RECIPE.evaluation.examples));
+    assert.equal(split.eval.length, SMALL_WORLD_RECIPE.evaluation.examples);
+    const trained = new Set(split.train.map((e) => e.input));
+    assert.ok(split.eval.every((e) => !trained.has(e.input)), task.id);
+    // An evaluate job with the recipe's split seed and example count scores these exact questions.
+    const job = generateSplit(task, { seed: SMALL_WORLD_RECIPE.evaluation.splitSeed, train: 0, eval: SMALL_WORLD_RECIPE.evaluation.examples });
+    assert.deepEqual(job.eval, split.eval);
+    const examples = loraTrainingExamples(task, split);
+    assert.equal(examples[0]!.prompt, task.prompt(split.train[0]!.input));
+    assert.equal(examples[0]!.completion, ` ${split.train[0]!.answer}`);
+  }
+});
+
+test('training options follow the recipe; each task gets its own seed, reproducibly', () => {
+  const reverse = getWorldTask('reverse-word');
+  const add = getWorldTask('add-numbers');
+  const a = loraTrainerOptions(FULL_WORLD_RECIPE, reverse);
+  assert.deepEqual(loraTrainerOptions(FULL_WORLD_RECIPE, reverse), a);
+  assert.notEqual(a.seed, loraTrainerOptions(FULL_WORLD_RECIPE, add).seed);
+  assert.equal(a.mode, 'lora');
+  assert.equal(a.steps, FULL_WORLD_RECIPE.lora.steps);
+  assert.deepEqual(a.lora, { r: FULL_WORLD_RECIPE.lora.r, alpha: FULL_WORLD_RECIPE.lora.alpha, targetModules: 'all-linear', init: 'peft-default' });
+  const p = pretrainTrainerOptions(FULL_WORLD_RECIPE);
+  assert.equal(p.mode, 'full');
+  assert.equal(p.packing, true);
+  assert.equal(p.maxSeqLen, FULL_WORLD_RECIPE.pretrain.maxSeqLen);
+});
+
+test('initial base weights: seeded, every HF weight with the right shape, std as configured', () => {
+  const config = worldModelConfig(SMALL_WORLD_RECIPE, smallTokenizer, tokenizerVocabSize(smallFiles));
+  assert.equal(config.maxPositionEmbeddings, 128);
+  assert.equal(config.headDim * config.numHeads, config.hiddenSize);
+  assert.equal(config.bosTokenId, smallTokenizer.bosTokenId);
+  const w = initialBaseWeights(config, SMALL_WORLD_RECIPE);
+  const shapes = expectedWeightShapes(config);
+  assert.deepEqual([...w.keys()].sort(), [...shapes.keys()].sort());
+  for (const [name, shape] of shapes) assert.deepEqual(w.get(name)!.shape, shape, name);
+  const again = initialBaseWeights(config, SMALL_WORLD_RECIPE);
+  assert.deepEqual(again.get('model.layers.0.self_attn.q_proj.weight')!.data, w.get('model.layers.0.self_attn.q_proj.weight')!.data);
+  const q = w.get('model.layers.0.self_attn.q_proj.weight')!.data;
+  const std = Math.sqrt(q.reduce((s, x) => s + x * x, 0) / q.length);
+  assert.ok(Math.abs(std - SMALL_WORLD_RECIPE.base.initStd) < 0.002, `std ${std}`);
+  assert.ok(w.get('model.norm.weight')!.data.every((x) => x === 1));
+});

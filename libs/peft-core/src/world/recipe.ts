@@ -1,0 +1,418 @@
+/**
+ * The evaluation world's training recipe: how the platform builds its own tokenizer, a tiny
+ * base model that knows the prompt format but solves no task, and one LoRA adapter per task
+ * that does. The in-process builder (tools/world/build-world-direct.ts) and the job-based
+ * build (pretrain / train / evaluate jobs) both read their numbers from here, so the two
+ * builds agree and a recipe change is made in one place.
+ *
+ * Why these choices (measured on the 2-core CI box; see tools/world/README.md):
+ * - Tokenizer: byte-level BPE whose pre-tokenizer isolates every letter and every digit, so
+ *   no merge can glue letters or digits together. Every task is then a transduction over
+ *   single characters (reverse, sort, shift, add column by column), which a model of this size
+ *   can learn; multi-letter tokens would force the adapter to learn each token's spelling.
+ * - Base: a 4-layer decoder, hidden 128; pretraining on `genericCorpus` teaches the prompt
+ *   format, the characters and copying, but no task marker and no mapping (see corpus.ts).
+ * - LoRA on all seven projections: the tasks need new attention patterns (reverse reads the
+ *   input backwards) as well as new per-character maps (caesar, uppercase).
+ *
+ * Everything is seeded: the same recipe gives the same tokenizer, corpus, splits, initial
+ * weights and data order; with a fixed thread count the trained weights are bit-identical.
+ */
+import { PeftCoreError } from '../errors';
+import { LINEAR_MODULES, type LinearModule, type ModelConfig } from '../formats/model-config';
+import { layerModulePath, linearShape } from '../formats/model-modules';
+import { hostTensor, type HostTensor } from '../tensor/host-tensor';
+import { Tokenizer, type TokenizerConfigJson } from '../tokenizer/tokenizer';
+import type { TokenizerJson } from '../tokenizer/tokenizer-json';
+import { trainByteLevelBpe } from '../tokenizer/train-bpe';
+import type { PromptCompletionTrainingExample, TextTrainingExample } from '../train/data';
+import type { LoraSpec } from '../train/lora-setup';
+import type { TrainerOptions } from '../train/trainer';
+import { Rng } from '../util/rng';
+import { genericCorpus } from './corpus';
+import { generateSplit, taskSeed, type TaskSplit } from './split';
+import { ANSWER_PREFIX, type TaskExample, type WorldTask } from './task';
+import { WORLD_TASKS, getWorldTask } from './tasks';
+
+/** Each letter and each digit is its own pre-token; punctuation runs and whitespace runs stay whole. */
+export const CHARACTER_PATTERN = '\\p{L}|\\p{N}|[^\\s\\p{L}\\p{N}]+|\\s+';
+
+export const WORLD_BOS_TOKEN = '<|begin_of_text|>';
+export const WORLD_EOS_TOKEN = '<|end_of_text|>';
+
+export interface WorldTokenizerRecipe {
+  /** Upper bound on the vocabulary; with CHARACTER_PATTERN few merges exist, so it stays near 258. */
+  readonly maxVocabSize: number;
+  /** Documents of the generic corpus the merges are learned from. */
+  readonly corpusDocuments: number;
+  readonly corpusSeed: number;
+}
+
+export interface WorldBaseRecipe {
+  readonly numLayers: number;
+  readonly hiddenSize: number;
+  readonly numHeads: number;
+  readonly numKvHeads: number;
+  readonly intermediateSize: number;
+  /** max_position_embeddings: every training row and every prompt + answer must fit. */
+  readonly contextLength: number;
+  readonly ropeTheta: number;
+  readonly tieWordEmbeddings: boolean;
+  /** Std of the normal initialisation of embeddings and linears (HF's initializer_range). */
+  readonly initStd: number;
+  readonly initSeed: number;
+}
+
+export interface WorldPretrainRecipe {
+  readonly corpusDocuments: number;
+  /** Seed of the corpus stream (differs from the tokenizer's so the two are separate draws). */
+  readonly corpusSeed: number;
+  readonly steps: number;
+  readonly batchSize: number;
+  readonly lr: number;
+  readonly warmupSteps: number;
+  readonly minLr: number;
+  readonly weightDecay: number;
+  readonly maxGradNorm: number;
+  readonly seed: number;
+  /** Documents are packed into rows of this many tokens. */
+  readonly maxSeqLen: number;
+}
+
+export interface WorldLoraRecipe {
+  readonly r: number;
+  readonly alpha: number;
+  readonly targetModules: readonly LinearModule[] | 'all-linear';
+  readonly steps: number;
+  readonly batchSize: number;
+  readonly lr: number;
+  readonly warmupSteps: number;
+  readonly minLr: number;
+  readonly seed: number;
+  /**
+   * Training examples per task (drawn after, and disjoint from, the eval examples), capped by
+   * what the task's input space leaves after the eval examples (parity has only 1000 inputs).
+   */
+  readonly trainExamples: number;
+}
+
+export interface WorldEvaluationRecipe {
+  /** Held-out examples per task; also the split's eval size, so they are never trained on. */
+  readonly examples: number;
+  /** Seed of every task's split (`generateSplit`): an evaluate job with this seed scores the same questions. */
+  readonly splitSeed: number;
+  /** Greedy decoding budget; must cover the longest answer in tokens plus EOS. */
+  readonly maxNewTokens: number;
+  readonly batchSize: number;
+}
+
+export interface WorldRecipe {
+  readonly variant: 'full' | 'small';
+  /** Task ids, in build order. */
+  readonly tasks: readonly string[];
+  readonly tokenizer: WorldTokenizerRecipe;
+  readonly base: WorldBaseRecipe;
+  readonly pretrain: WorldPretrainRecipe;
+  readonly lora: WorldLoraRecipe;
+  readonly evaluation: WorldEvaluationRecipe;
+}
+
+const BASE: WorldBaseRecipe = {
+  numLayers: 4,
+  hiddenSize: 128,
+  numHeads: 4,
+  numKvHeads: 2,
+  intermediateSize: 352,
+  contextLength: 128,
+  ropeTheta: 10000,
+  tieWordEmbeddings: true,
+  initStd: 0.02,
+  initSeed: 11,
+};
+
+export const FULL_WORLD_RECIPE: WorldRecipe = {
+  variant: 'full',
+  tasks: WORLD_TASKS.map((t) => t.id),
+  tokenizer: { maxVocabSize: 320, corpusDocuments: 4000, corpusSeed: 7 },
+  base: BASE,
+  pretrain: {
+    corpusDocuments: 20_000,
+    corpusSeed: 8,
+    steps: 600,
+    batchSize: 16,
+    lr: 3e-3,
+    warmupSteps: 40,
+    minLr: 3e-4,
+    weightDecay: 0.01,
+    maxGradNorm: 1,
+    seed: 1,
+    maxSeqLen: 128,
+  },
+  lora: {
+    r: 16,
+    alpha: 32,
+    targetModules: 'all-linear',
+    steps: 200,
+    batchSize: 32,
+    lr: 1e-2,
+    warmupSteps: 10,
+    minLr: 1e-4,
+    seed: 2,
+    trainExamples: 3000,
+  },
+  evaluation: { examples: 100, splitSeed: 0, maxNewTokens: 24, batchSize: 50 },
+};
+
+/**
+ * The test suite's world: four tasks of different kinds (a word map, a reordering, a count,
+ * arithmetic) on the same base shape, with a shorter pretraining and shorter LoRA runs.
+ */
+export const SMALL_WORLD_RECIPE: WorldRecipe = {
+  ...FULL_WORLD_RECIPE,
+  variant: 'small',
+  tasks: ['uppercase-word', 'reverse-word', 'word-length', 'parity'],
+  tokenizer: { ...FULL_WORLD_RECIPE.tokenizer, corpusDocuments: 1000 },
+  pretrain: { ...FULL_WORLD_RECIPE.pretrain, corpusDocuments: 4000, steps: 150 },
+  lora: { ...FULL_WORLD_RECIPE.lora, steps: 80, trainExamples: 800 },
+  evaluation: { ...FULL_WORLD_RECIPE.evaluation, examples: 50 },
+};
+
+export function worldRecipe(variant: 'full' | 'small'): WorldRecipe {
+  return variant === 'full' ? FULL_WORLD_RECIPE : SMALL_WORLD_RECIPE;
+}
+
+function invalid(recipe: WorldRecipe, message: string): PeftCoreError {
+  return new PeftCoreError('INVALID_ARGUMENT', `world recipe '${recipe.variant}': ${message}`);
+}
+
+/** The recipe's tasks, resolved (throws on an unknown id). */
+export function recipeTasks(recipe: WorldRecipe): WorldTask[] {
+  return recipe.tasks.map((id) => getWorldTask(id));
+}
+
+/**
+ * Checks what the recipe's numbers must satisfy before anything is trained: known and distinct
+ * tasks, shapes the decoder accepts, splits within every task's input space, batches no larger
+ * than the data. Context-length checks need the tokenizer: see `checkRecipeFitsContext`.
+ */
+export function validateWorldRecipe(recipe: WorldRecipe): void {
+  const problems: string[] = [];
+  const positive = (name: string, v: number): void => {
+    if (!Number.isInteger(v) || v <= 0) problems.push(`${name} must be a positive integer, got ${v}`);
+  };
+  const { base, pretrain, lora, evaluation } = recipe;
+  for (const [name, v] of Object.entries({ ...base, initStd: 1, ropeTheta: 1 })) if (typeof v === 'number') positive(`base.${name}`, v);
+  if (base.hiddenSize % base.numHeads !== 0) problems.push(`base.hiddenSize ${base.hiddenSize} is not a multiple of numHeads ${base.numHeads}`);
+  if (base.numHeads % base.numKvHeads !== 0) problems.push(`base.numHeads ${base.numHeads} is not a multiple of numKvHeads ${base.numKvHeads}`);
+  if (!(base.initStd > 0)) problems.push(`base.initStd must be positive, got ${base.initStd}`);
+  for (const name of ['corpusDocuments', 'steps', 'batchSize', 'maxSeqLen'] as const) positive(`pretrain.${name}`, pretrain[name]);
+  if (pretrain.maxSeqLen > base.contextLength) problems.push(`pretrain.maxSeqLen ${pretrain.maxSeqLen} exceeds the context ${base.contextLength}`);
+  for (const name of ['r', 'steps', 'batchSize', 'trainExamples'] as const) positive(`lora.${name}`, lora[name]);
+  for (const name of ['examples', 'maxNewTokens', 'batchSize'] as const) positive(`evaluation.${name}`, evaluation[name]);
+  for (const [name, v] of [['pretrain.lr', pretrain.lr], ['lora.lr', lora.lr], ['lora.alpha', lora.alpha]] as const) {
+    if (!(v > 0)) problems.push(`${name} must be positive, got ${v}`);
+  }
+  if (recipe.tasks.length === 0) problems.push('no tasks');
+  if (new Set(recipe.tasks).size !== recipe.tasks.length) problems.push('task ids repeat');
+  for (const id of recipe.tasks) {
+    const task = WORLD_TASKS.find((t) => t.id === id);
+    if (task === undefined) {
+      problems.push(`unknown task '${id}'`);
+    } else if (trainExamplesFor(recipe, task) < lora.batchSize) {
+      problems.push(`task ${id}: ${trainExamplesFor(recipe, task)} training examples (of ${task.inputSpace} inputs, ${evaluation.examples} held out) are fewer than lora.batchSize ${lora.batchSize}`);
+    }
+  }
+  if (problems.length > 0) throw invalid(recipe, problems.join('; '));
+}
+
+// ---- tokenizer ----------------------------------------------------------------------------------
+
+export interface WorldTokenizerFiles {
+  readonly tokenizerJson: TokenizerJson;
+  readonly tokenizerConfig: TokenizerConfigJson;
+}
+
+/**
+ * Every character a task prompt or answer can contain: each task's marker, the lowercase and
+ * uppercase letters, the digits. The tokenizer is trained on the generic corpus plus this one
+ * line so no character of the world is left out of the merge statistics. (Byte-level BPE can
+ * encode any byte regardless; this line pins the intent and guards a future pattern change.)
+ */
+export function worldAlphabet(): string {
+  const letters = 'abcdefghijklmnopqrstuvwxyz';
+  return [...WORLD_TASKS.map((t) => t.marker), letters, letters.toUpperCase(), '0123456789'].join(' ');
+}
+
+export function worldTokenizerFiles(recipe: WorldRecipe): WorldTokenizerFiles {
+  const corpus = genericCorpus(new Rng(recipe.tokenizer.corpusSeed), recipe.tokenizer.corpusDocuments);
+  const tokenizerJson = trainByteLevelBpe([...corpus, worldAlphabet()], recipe.tokenizer.maxVocabSize, {
+    specialTokens: [WORLD_BOS_TOKEN, WORLD_EOS_TOKEN],
+    pattern: CHARACTER_PATTERN,
+  });
+  return { tokenizerJson, tokenizerConfig: { bos_token: WORLD_BOS_TOKEN, eos_token: WORLD_EOS_TOKEN } };
+}
+
+export function worldTokenizer(files: WorldTokenizerFiles): Tokenizer {
+  return Tokenizer.fromJson(files.tokenizerJson, files.tokenizerConfig);
+}
+
+/** Number of ids the tokenizer can produce (the base's vocab_size). */
+export function tokenizerVocabSize(files: WorldTokenizerFiles): number {
+  return Math.max(...Object.values(files.tokenizerJson.model.vocab), ...files.tokenizerJson.added_tokens.map((t) => t.id)) + 1;
+}
+
+// ---- base model -----------------------------------------------------------------------------------
+
+export function worldModelConfig(recipe: WorldRecipe, tokenizer: Tokenizer, vocabSize: number): ModelConfig {
+  const { base } = recipe;
+  return {
+    family: 'llama',
+    vocabSize,
+    hiddenSize: base.hiddenSize,
+    intermediateSize: base.intermediateSize,
+    numLayers: base.numLayers,
+    numHeads: base.numHeads,
+    numKvHeads: base.numKvHeads,
+    headDim: base.hiddenSize / base.numHeads,
+    rmsNormEps: 1e-5,
+    ropeTheta: base.ropeTheta,
+    maxPositionEmbeddings: base.contextLength,
+    tieWordEmbeddings: base.tieWordEmbeddings,
+    attentionBias: false,
+    ...(tokenizer.bosTokenId !== undefined ? { bosTokenId: tokenizer.bosTokenId } : {}),
+    ...(tokenizer.eosTokenId !== undefined ? { eosTokenId: tokenizer.eosTokenId } : {}),
+    torchDtype: 'float32',
+  };
+}
+
+/**
+ * The starting weights of pretraining, as Hugging Face initialises Llama: embeddings and
+ * linears ~ N(0, initStd²), norms 1. The output projections (o_proj, down_proj) are further
+ * scaled by 1/sqrt(2·layers) (GPT-2's residual scaling) so the residual stream does not grow
+ * with depth at the start of training.
+ */
+export function initialBaseWeights(config: ModelConfig, recipe: WorldRecipe): Map<string, HostTensor> {
+  const rng = new Rng(recipe.base.initSeed);
+  const std = recipe.base.initStd;
+  const normal = (shape: [number, number], scale: number): HostTensor => {
+    const data = new Float32Array(shape[0] * shape[1]);
+    for (let i = 0; i < data.length; i++) data[i] = scale * rng.normal();
+    return hostTensor(shape, data);
+  };
+  const ones = (n: number): HostTensor => hostTensor([n], new Float32Array(n).fill(1));
+  const H = config.hiddenSize;
+  const residualScale = 1 / Math.sqrt(2 * config.numLayers);
+  const weights = new Map<string, HostTensor>();
+  weights.set('model.embed_tokens.weight', normal([config.vocabSize, H], std));
+  for (let l = 0; l < config.numLayers; l++) {
+    weights.set(`model.layers.${l}.input_layernorm.weight`, ones(H));
+    weights.set(`model.layers.${l}.post_attention_layernorm.weight`, ones(H));
+    for (const m of LINEAR_MODULES) {
+      const shape = linearShape(config, m);
+      const scale = m === 'o_proj' || m === 'down_proj' ? std * residualScale : std;
+      weights.set(`${layerModulePath(l, m)}.weight`, normal(shape, scale));
+    }
+  }
+  weights.set('model.norm.weight', ones(H));
+  if (!config.tieWordEmbeddings) weights.set('lm_head.weight', normal([config.vocabSize, H], std));
+  return weights;
+}
+
+// ---- pretraining -----------------------------------------------------------------------------------
+
+export function pretrainCorpus(recipe: WorldRecipe): TextTrainingExample[] {
+  return genericCorpus(new Rng(recipe.pretrain.corpusSeed), recipe.pretrain.corpusDocuments).map((text) => ({ text }));
+}
+
+export function pretrainTrainerOptions(recipe: WorldRecipe): TrainerOptions {
+  const p = recipe.pretrain;
+  return {
+    mode: 'full',
+    steps: p.steps,
+    batchSize: p.batchSize,
+    lr: p.lr,
+    warmupSteps: p.warmupSteps,
+    minLr: p.minLr,
+    weightDecay: p.weightDecay,
+    maxGradNorm: p.maxGradNorm,
+    seed: p.seed,
+    maxSeqLen: p.maxSeqLen,
+    packing: true,
+  };
+}
+
+// ---- per-task LoRA ------------------------------------------------------------------------------------
+
+/** Train and held-out examples of one task; the eval part is what `evaluate` jobs with splitSeed score. */
+export function taskSplitOf(recipe: WorldRecipe, task: WorldTask): TaskSplit {
+  return generateSplit(task, { seed: recipe.evaluation.splitSeed, train: trainExamplesFor(recipe, task), eval: recipe.evaluation.examples });
+}
+
+/** The recipe's train size for a task: lora.trainExamples, or every input the eval set leaves. */
+export function trainExamplesFor(recipe: WorldRecipe, task: WorldTask): number {
+  return Math.max(0, Math.min(recipe.lora.trainExamples, task.inputSpace - recipe.evaluation.examples));
+}
+
+/** One example in the dataset format of `taskRecord`: the prompt ends in "A:", the completion is " <answer>". */
+export function taskTrainingExample(task: WorldTask, example: TaskExample): PromptCompletionTrainingExample {
+  return { prompt: task.prompt(example.input), completion: ANSWER_PREFIX + example.answer };
+}
+
+export function loraTrainingExamples(task: WorldTask, split: TaskSplit): PromptCompletionTrainingExample[] {
+  return split.train.map((example) => taskTrainingExample(task, example));
+}
+
+export function loraSpecOf(recipe: WorldRecipe): LoraSpec {
+  const l = recipe.lora;
+  return { r: l.r, alpha: l.alpha, targetModules: l.targetModules === 'all-linear' ? 'all-linear' : [...l.targetModules], init: 'peft-default' };
+}
+
+/** The task's LoRA run; its seed mixes in the task id so tasks get unrelated inits and orders. */
+export function loraTrainerOptions(recipe: WorldRecipe, task: WorldTask): TrainerOptions {
+  const l = recipe.lora;
+  return {
+    mode: 'lora',
+    steps: l.steps,
+    batchSize: l.batchSize,
+    lr: l.lr,
+    warmupSteps: l.warmupSteps,
+    minLr: l.minLr,
+    seed: taskSeed(task.id, l.seed),
+    lora: loraSpecOf(recipe),
+  };
+}
+
+// ---- context fit -------------------------------------------------------------------------------------
+
+export interface ContextFit {
+  /** Longest BOS + prompt + answer + EOS over the recipe's tasks' splits, in tokens. */
+  readonly longestExampleTokens: number;
+  /** Longest answer + EOS, in tokens (what maxNewTokens must cover). */
+  readonly longestAnswerTokens: number;
+}
+
+/**
+ * Measures the recipe's splits with its tokenizer and throws if an example does not fit the
+ * context or an answer does not fit the decoding budget.
+ */
+export function checkRecipeFitsContext(recipe: WorldRecipe, tokenizer: Tokenizer): ContextFit {
+  let longestExampleTokens = 0;
+  let longestAnswerTokens = 0;
+  for (const task of recipeTasks(recipe)) {
+    const split = taskSplitOf(recipe, task);
+    for (const example of [...split.train, ...split.eval]) {
+      const record = taskTrainingExample(task, example);
+      const prompt = tokenizer.encode(record.prompt, { addSpecialTokens: false }).length + 1;
+      const answer = tokenizer.encode(record.completion, { addSpecialTokens: false }).length + 1;
+      longestExampleTokens = Math.max(longestExampleTokens, prompt + answer);
+      longestAnswerTokens = Math.max(longestAnswerTokens, answer);
+    }
+  }
+  if (longestExampleTokens > recipe.base.contextLength) {
+    throw invalid(recipe, `an example takes ${longestExampleTokens} tokens, more than the context ${recipe.base.contextLength}`);
+  }
+  if (longestAnswerTokens > recipe.evaluation.maxNewTokens) {
+    throw invalid(recipe, `an answer takes ${longestAnswerTokens} tokens with EOS, more than evaluation.maxNewTokens ${recipe.evaluation.maxNewTokens}`);
+  }
+  return { longestExampleTokens, longestAnswerTokens };
+}

@@ -1,0 +1,168 @@
+/**
+ * Builds the evaluation world in-process with peft-core (no queues), following a WorldRecipe:
+ * tokenizer → base pretraining → one LoRA per task → evaluation, writing
+ *   <world>/base/            config.json, model.safetensors, tokenizer.json, tokenizer_config.json
+ *   <world>/adapters/<task>/ adapter_config.json, adapter_model.safetensors
+ *   <world>/world-manifest.json
+ * The job-based build (pretrain / train / evaluate jobs) follows the same recipe.
+ */
+import { promises as fsp } from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import {
+  Trainer,
+  checkRecipeFitsContext,
+  exportModel,
+  exportPeftAdapter,
+  initialBaseWeights,
+  loadCheckpoint,
+  loraSpecOf,
+  loraTrainerOptions,
+  loraTrainingExamples,
+  pretrainCorpus,
+  pretrainTrainerOptions,
+  recipeTasks,
+  taskSplitOf,
+  tokenizerVocabSize,
+  validateWorldRecipe,
+  worldModelConfig,
+  worldTokenizer,
+  worldTokenizerFiles,
+  type Checkpoint,
+  type Tokenizer,
+  type WorldRecipe,
+} from '@palette/peft-core';
+import { loadTokenizerDir } from '@palette/peft-core/cli/commands';
+import { evaluateWorld, type LoadedBase } from './evaluate-world';
+import { seconds, trainingProgress, type Log } from './progress';
+import { ADAPTERS_DIR, BASE_DIR, recipeFingerprint, writeManifest, type WorldManifest, type WorldTaskEntry } from './world-manifest';
+
+export interface BuildWorldOptions {
+  readonly recipe: WorldRecipe;
+  readonly worldDir: string;
+  readonly log: Log;
+  /** Skip tokenizer and pretraining: take base/ from this earlier build (recipe search on adapters). */
+  readonly reuseBaseFrom?: string;
+  /** Score every task after the build (default true). */
+  readonly evaluate?: boolean;
+}
+
+export async function buildWorld(options: BuildWorldOptions): Promise<WorldManifest> {
+  const { recipe, worldDir, log } = options;
+  validateWorldRecipe(recipe);
+  const machine = { cpus: os.cpus().length, loadAverage: os.loadavg().map((x) => Number(x.toFixed(2))), builtAt: new Date().toISOString() };
+  log(`building the '${recipe.variant}' world in ${worldDir}: ${recipe.tasks.length} tasks, ${machine.cpus} cores, load ${machine.loadAverage.join(' ')}`);
+  await fsp.rm(worldDir, { recursive: true, force: true });
+  await fsp.mkdir(worldDir, { recursive: true });
+  const buildStarted = performance.now();
+  const baseDir = path.join(worldDir, BASE_DIR);
+
+  let tokenizerSeconds = 0;
+  let pretrainSeconds = 0;
+  let pretrainFinalLoss = Number.NaN;
+  let base: LoadedBase;
+  if (options.reuseBaseFrom !== undefined) {
+    await fsp.cp(path.join(options.reuseBaseFrom, BASE_DIR), baseDir, { recursive: true });
+    base = { checkpoint: await loadCheckpoint(baseDir), tokenizer: await loadTokenizerDir(baseDir) };
+    log(`[1/3] tokenizer and [2/3] base reused from ${options.reuseBaseFrom}`);
+  } else {
+    let t0 = performance.now();
+    log('[1/3] tokenizer: byte-level BPE, one token per letter and digit');
+    const files = worldTokenizerFiles(recipe);
+    const tokenizer = worldTokenizer(files);
+    const vocabSize = tokenizerVocabSize(files);
+    await fsp.mkdir(baseDir, { recursive: true });
+    await fsp.writeFile(path.join(baseDir, 'tokenizer.json'), JSON.stringify(files.tokenizerJson) + '\n');
+    await fsp.writeFile(path.join(baseDir, 'tokenizer_config.json'), JSON.stringify(files.tokenizerConfig, null, 2) + '\n');
+    const fit = checkRecipeFitsContext(recipe, tokenizer);
+    tokenizerSeconds = seconds(t0);
+    log(`  vocab ${vocabSize}; longest task example ${fit.longestExampleTokens} tokens, longest answer ${fit.longestAnswerTokens} (${tokenizerSeconds.toFixed(1)}s)`);
+
+    t0 = performance.now();
+    const pretrained = await pretrainBase(recipe, tokenizer, vocabSize, log);
+    await exportModel(baseDir, pretrained.checkpoint.config, pretrained.checkpoint.weights);
+    pretrainSeconds = seconds(t0);
+    pretrainFinalLoss = pretrained.finalLoss;
+    base = { checkpoint: pretrained.checkpoint, tokenizer };
+    log(`  base saved to ${baseDir} (${pretrainSeconds.toFixed(0)}s)`);
+  }
+
+  const adaptersStarted = performance.now();
+  const tasks: WorldTaskEntry[] = [];
+  const all = recipeTasks(recipe);
+  for (const [i, task] of all.entries()) {
+    const t0 = performance.now();
+    log(`[3/3] adapter ${i + 1}/${all.length}: ${task.id} ('${task.marker}')`);
+    const split = taskSplitOf(recipe, task);
+    const trainer = await Trainer.create({
+      config: base.checkpoint.config,
+      weights: base.checkpoint.weights,
+      tokenizer: base.tokenizer,
+      train: loraTrainingExamples(task, split),
+      options: loraTrainerOptions(recipe, task),
+    });
+    let finalLoss: number;
+    try {
+      await trainer.train({ onProgress: trainingProgress(task.id, log, 4) });
+      finalLoss = trainer.losses.at(-1) ?? Number.NaN;
+      const adapterDir = path.join(ADAPTERS_DIR, task.id);
+      await exportPeftAdapter(path.join(worldDir, adapterDir), trainer.loraWeights(), {
+        spec: loraSpecOf(recipe),
+        base: base.checkpoint.config,
+        baseModelName: `palette-world-${recipe.variant}`,
+      });
+      tasks.push({
+        id: task.id,
+        title: task.title,
+        marker: task.marker,
+        descriptions: task.descriptions,
+        heldOutDescriptions: task.heldOutDescriptions,
+        adapterDir,
+        trainSeconds: seconds(t0),
+        finalLoss,
+      });
+    } finally {
+      await trainer.dispose();
+    }
+    log(`  ${task.id}: final loss ${finalLoss.toFixed(4)} (${seconds(t0).toFixed(1)}s)`);
+  }
+  const adaptersSeconds = seconds(adaptersStarted);
+  const buildSeconds = seconds(buildStarted);
+
+  let manifest: WorldManifest = {
+    variant: recipe.variant,
+    recipeFingerprint: recipeFingerprint(recipe),
+    recipe,
+    base: {
+      dir: BASE_DIR,
+      vocabSize: base.checkpoint.config.vocabSize,
+      parameters: [...base.checkpoint.weights.values()].reduce((n, t) => n + t.data.length, 0),
+      pretrainFinalLoss,
+    },
+    tasks,
+    timings: { tokenizerSeconds, pretrainSeconds, adaptersSeconds, buildSeconds },
+    machine,
+  };
+  log(`build done in ${buildSeconds.toFixed(0)}s (tokenizer ${tokenizerSeconds.toFixed(0)}s, pretraining ${pretrainSeconds.toFixed(0)}s, adapters ${adaptersSeconds.toFixed(0)}s)`);
+  if (options.evaluate ?? true) {
+    log('evaluating every task (base alone vs base + adapter, held-out examples)');
+    manifest = await evaluateWorld(worldDir, manifest, base, log);
+  }
+  await writeManifest(worldDir, manifest);
+  return manifest;
+}
+
+async function pretrainBase(recipe: WorldRecipe, tokenizer: Tokenizer, vocabSize: number, log: Log): Promise<{ checkpoint: Checkpoint; finalLoss: number }> {
+  const config = worldModelConfig(recipe, tokenizer, vocabSize);
+  const weights = initialBaseWeights(config, recipe);
+  const parameters = [...weights.values()].reduce((n, t) => n + t.data.length, 0);
+  const p = recipe.pretrain;
+  log(`[2/3] pretraining the base: ${config.numLayers} layers, hidden ${config.hiddenSize}, ${(parameters / 1e6).toFixed(2)}M parameters; ${p.steps} steps × ${p.batchSize} rows × ${p.maxSeqLen} tokens`);
+  const trainer = await Trainer.create({ config, weights, tokenizer, train: pretrainCorpus(recipe), options: pretrainTrainerOptions(recipe) });
+  try {
+    await trainer.train({ onProgress: trainingProgress('pretrain', log) });
+    return { checkpoint: { config, weights: trainer.baseWeights() }, finalLoss: trainer.losses.at(-1) ?? Number.NaN };
+  } finally {
+    await trainer.dispose();
+  }
+}

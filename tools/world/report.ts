@@ -1,0 +1,41 @@
+/** The eval table: per task the base's and the adapter's held-out accuracy, the goals, the build time. */
+import type { Log } from './progress';
+import type { WorldManifest } from './world-manifest';
+
+/** Goals from the issue: the base solves no task, every adapter solves its own. */
+export const GOALS = { maxBaseAccuracy: 0.2, minAdapterAccuracy: 0.9 } as const;
+
+export function goalsMet(manifest: WorldManifest): boolean {
+  return manifest.tasks.every((t) => t.evaluation !== undefined && t.evaluation.baseAccuracy <= GOALS.maxBaseAccuracy && t.evaluation.adapterAccuracy >= GOALS.minAdapterAccuracy);
+}
+
+export function printWorldReport(manifest: WorldManifest, log: Log): void {
+  const pct = (x: number): string => `${(100 * x).toFixed(1)}%`.padStart(7);
+  const width = Math.max(4, ...manifest.tasks.map((t) => t.id.length));
+  log('');
+  log(`${'task'.padEnd(width)}  marker  examples     base  adapter  train s  ok`);
+  let baseSum = 0;
+  let adapterSum = 0;
+  for (const t of manifest.tasks) {
+    const e = t.evaluation;
+    if (e === undefined) {
+      log(`${t.id.padEnd(width)}  ${t.marker.padEnd(6)}  (not evaluated)`);
+      continue;
+    }
+    baseSum += e.baseAccuracy;
+    adapterSum += e.adapterAccuracy;
+    const ok = e.baseAccuracy <= GOALS.maxBaseAccuracy && e.adapterAccuracy >= GOALS.minAdapterAccuracy;
+    log(`${t.id.padEnd(width)}  ${t.marker.padEnd(6)}  ${String(e.examples).padStart(8)}  ${pct(e.baseAccuracy)}  ${pct(e.adapterAccuracy)}  ${t.trainSeconds.toFixed(1).padStart(7)}  ${ok ? 'yes' : 'NO'}`);
+  }
+  const n = manifest.tasks.length;
+  log(`${'mean'.padEnd(width)}  ${''.padEnd(6)}  ${''.padStart(8)}  ${pct(baseSum / n)}  ${pct(adapterSum / n)}`);
+  const t = manifest.timings;
+  const m = manifest.machine;
+  log('');
+  log(`goals (base ≤ ${GOALS.maxBaseAccuracy * 100}% on every task, every adapter ≥ ${GOALS.minAdapterAccuracy * 100}%): ${goalsMet(manifest) ? 'met' : 'NOT met'}`);
+  log(
+    `build wall time: ${t.buildSeconds.toFixed(0)}s = tokenizer ${t.tokenizerSeconds.toFixed(0)}s + pretraining ${t.pretrainSeconds.toFixed(0)}s + ${n} adapters ${t.adaptersSeconds.toFixed(0)}s` +
+      (t.evaluationSeconds !== undefined ? `; evaluation ${t.evaluationSeconds.toFixed(0)}s` : ''),
+  );
+  log(`measured on ${m.cpus} cores, load average ${m.loadAverage.join(' ')} at the start (${m.builtAt}); the machine is shared, so timings are noisy`);
+}
