@@ -73,6 +73,11 @@ export function platformServices(ctx: LaunchContext): ServiceSpec[] {
       readiness: { kind: 'http', url: `http://${ctx.host}:${ctx.apiPort}/readyz` },
       ports: [{ host: ctx.host, port: ctx.apiPort, variable: 'PORT' }],
     }),
+    workspaceScript(ctx, 'router', 'apps/router', 'start', {
+      env: { HOST: ctx.host, PORT: '8090', REGISTRY_API_KEY_FILE: bootstrapKeyFile(ctx) },
+      readiness: { kind: 'http', url: `http://${ctx.host}:8090/readyz` },
+      ports: [{ host: ctx.host, port: 8090, variable: 'PORT' }],
+    }),
   );
   return services;
 }

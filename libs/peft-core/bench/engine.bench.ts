@@ -8,7 +8,7 @@
  *   forward tokens/s (LlamaModel.forward: base model, logits at every position);
  *   LoRA-training tokens/s (TrainingGraph, r = 16 on all seven projections: loss + gradients of A/B,
  *   optimizer excluded — it is a few µs of TS per LoRA tensor);
- *   step/forward time ratio (goal ≤ 2.5);
+ *   step/forward time ratio (goal ≤ 2.5), in wall time and in process CPU time (all threads);
  *   achieved FLOP/s as a fraction of peak (goal ≥ 0.4 for ~100M), forward and training;
  *   decode tokens/s at batch 1 and 32 (LlamaModel.generate, 16-token prompts, 32 new tokens, prefill
  *   included).
@@ -35,7 +35,7 @@ import { Rng } from '../src/util/rng';
 import { BENCH_BATCH, BENCH_MODELS, BENCH_RANK, BENCH_SEQ } from './bench-models';
 
 const WARMUP = 2;
-const ROUNDS = 5;
+const ROUNDS = 7;
 const DECODE_RUNS = 3;
 const PROMPT = 16;
 const NEW_TOKENS = 32;
@@ -46,6 +46,8 @@ interface Row {
   forwardTokS: number;
   trainTokS: number;
   ratio: number;
+  /** The same ratio in process CPU time (all threads): less sensitive to other processes taking the cores. */
+  cpuRatio: number;
   /** Achieved GFLOP/s (fractions are taken against the run's final peak). */
   forwardGflops: number;
   trainGflops: number;
@@ -65,24 +67,37 @@ function median(xs: readonly number[]): number {
   return s.length % 2 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2;
 }
 
-async function seconds(f: () => Promise<unknown>): Promise<number> {
+interface Timing {
+  wall: number;
+  cpu: number;
+}
+
+/** Wall-clock and process CPU seconds (user + system, every thread) of one call. */
+async function timed(f: () => Promise<unknown>): Promise<Timing> {
   const t0 = performance.now();
+  const c0 = process.cpuUsage();
   await f();
-  return (performance.now() - t0) / 1000;
+  const c = process.cpuUsage(c0);
+  return { wall: (performance.now() - t0) / 1000, cpu: (c.user + c.system) / 1e6 };
+}
+
+async function seconds(f: () => Promise<unknown>): Promise<number> {
+  return (await timed(f)).wall;
 }
 
 /**
- * Warm-up runs of each, then alternating timed rounds; medians in seconds. Each round also samples
- * the MatMul peak, so the yardstick is measured under the same conditions as the workloads.
+ * Warm-up runs of each, then alternating timed rounds; medians of wall and CPU seconds. Each round
+ * also samples the MatMul peak, so the yardstick is measured under the same conditions as the
+ * workloads.
  */
-async function interleavedMedians(fs: readonly (() => Promise<unknown>)[], probe: MatmulProbe): Promise<number[]> {
+async function interleavedMedians(fs: readonly (() => Promise<unknown>)[], probe: MatmulProbe): Promise<Timing[]> {
   for (const f of fs) for (let i = 0; i < WARMUP; i++) await f();
-  const times = fs.map(() => [] as number[]);
+  const times = fs.map(() => [] as Timing[]);
   for (let r = 0; r < ROUNDS; r++) {
-    for (const [i, f] of fs.entries()) times[i]!.push(await seconds(f));
+    for (const [i, f] of fs.entries()) times[i]!.push(await timed(f));
     await probe.sample();
   }
-  return times.map(median);
+  return times.map((ts) => ({ wall: median(ts.map((t) => t.wall)), cpu: median(ts.map((t) => t.cpu)) }));
 }
 
 async function benchModel(name: string, config: ModelConfig, probe: MatmulProbe): Promise<Row> {
@@ -99,7 +114,9 @@ async function benchModel(name: string, config: ModelConfig, probe: MatmulProbe)
   for (const [pname, shape] of graph.shapes) params.set(pname, Float32Array.from({ length: shape.reduce((a, b) => a * b, 1) }, () => (pname.endsWith('lora_B.weight') ? 0.01 : 0.05) * rng.normal()));
   const rows: TokenizedExample[] = tokens.map((ids) => ({ ids, lossMask: ids.map((_, t) => (t === 0 ? 0 : 1)) }));
   const batch = collate(rows, BENCH_SEQ, 0);
-  const [forwardS, stepS] = (await interleavedMedians([() => model.forward(tokens), () => graph.run(batch, params)], probe)) as [number, number];
+  const [forward, step] = (await interleavedMedians([() => model.forward(tokens), () => graph.run(batch, params)], probe)) as [Timing, Timing];
+  const forwardS = forward.wall;
+  const stepS = step.wall;
   await graph.dispose();
 
   const decode = async (n: number): Promise<number> => {
@@ -120,6 +137,7 @@ async function benchModel(name: string, config: ModelConfig, probe: MatmulProbe)
     forwardTokS: T / forwardS,
     trainTokS: T / stepS,
     ratio: stepS / forwardS,
+    cpuRatio: step.cpu / forward.cpu,
     forwardGflops: (2 * P * T) / forwardS / 1e9,
     trainGflops: (4 * P * T) / stepS / 1e9,
     decode1,
@@ -140,13 +158,14 @@ async function main(): Promise<void> {
   for (let i = 0; i < 5; i++) await probe.sample();
   await probe.dispose();
   const peak = Math.max(sweep.gflops, probe.best);
-  const header = ['model', 'params', 'fwd tok/s', 'train tok/s', 'step/fwd', 'fwd FLOP/peak', 'train FLOP/peak', 'decode b1 tok/s', 'decode b32 tok/s'];
+  const header = ['model', 'params', 'fwd tok/s', 'train tok/s', 'step/fwd', 'step/fwd CPU', 'fwd FLOP/peak', 'train FLOP/peak', 'decode b1 tok/s', 'decode b32 tok/s'];
   const cells = rows.map((r) => [
     r.name,
     `${(r.params / 1e6).toFixed(1)}M`,
     r.forwardTokS.toFixed(0),
     r.trainTokS.toFixed(0),
     `${r.ratio.toFixed(2)} (goal ≤ 2.5)`,
+    r.cpuRatio.toFixed(2),
     (r.forwardGflops / peak).toFixed(2),
     `${(r.trainGflops / peak).toFixed(2)}${r.name === '~100M' ? ' (goal ≥ 0.4)' : ''}`,
     r.decode1.toFixed(1),

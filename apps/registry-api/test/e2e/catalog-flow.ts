@@ -311,5 +311,18 @@ export function catalogFlowSuite(label: string, options: TestAppOptions): void {
       const audit = await t.app.get(DatabaseService).prisma.auditLog.count({ where: { action: 'adapter.purge' } });
       assert.equal(audit, 1);
     });
+
+    it('serves repeated reads from the cache and reports it on /metrics', async () => {
+      const hits = async () => Number(/^catalog_read_cache_hits (\d+)/m.exec((await t.http.get('/metrics').expect(200)).text)?.[1]);
+      const before = await hits();
+      const first = await t.http.get('/api/v1/adapters/legal-de').set(auth(reader)).expect(200);
+      const second = await t.http.get('/api/v1/adapters/legal-de').set(auth(reader)).expect(200);
+      assert.deepEqual(second.body, first.body);
+      assert.ok((await hits()) >= before + 1, 'the second read was a hit');
+      // A write is visible to the very next read (the cache is cleared on commit).
+      await t.http.patch('/api/v1/adapters/legal-de').set(auth(writer)).send({ description: 'Fresh.' }).expect(200);
+      const after = await t.http.get('/api/v1/adapters/legal-de').set(auth(reader)).expect(200);
+      assert.equal(after.body.description, 'Fresh.');
+    });
   });
 }

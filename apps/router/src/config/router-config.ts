@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { blobStoreOptionsFromEnv, type BlobStoreOptions } from '@palette/object-store';
 
@@ -73,8 +74,17 @@ export function loadRouterConfig(env: NodeJS.ProcessEnv, cwd: string = process.c
   const registryUrl = text('REGISTRY_URL', '').replace(/\/+$/, '');
   if (registryUrl === '') problems.push('REGISTRY_URL is required (the registry-api base URL, e.g. http://127.0.0.1:8080)');
   else if (!/^https?:\/\/[^/]+/.test(registryUrl)) problems.push(`REGISTRY_URL must be an http(s) URL, got ${JSON.stringify(registryUrl)}`);
-  const apiKey = text('REGISTRY_API_KEY', '');
-  if (apiKey === '') problems.push('REGISTRY_API_KEY is required (a reader or service key of the registry)');
+  let apiKey = text('REGISTRY_API_KEY', '');
+  const keyFile = text('REGISTRY_API_KEY_FILE', '');
+  if (apiKey === '' && keyFile !== '') {
+    // The local launcher hands over the registry's bootstrap key file instead of the key itself.
+    try {
+      apiKey = readFileSync(path.resolve(cwd, keyFile), 'utf8').trim();
+    } catch (error) {
+      problems.push(`REGISTRY_API_KEY_FILE ${keyFile} cannot be read: ${(error as Error).message}`);
+    }
+  }
+  if (apiKey === '' && keyFile === '') problems.push('REGISTRY_API_KEY (or REGISTRY_API_KEY_FILE) is required: a reader or service key of the registry');
 
   const dataDir = path.resolve(cwd, text('DATA_DIR', '.data'));
   const source = text('ADAPTER_SOURCE', 'blob-store');

@@ -144,9 +144,11 @@ export class AdapterUploadService {
     if (input.job) edges.push({ kind: 'job', ref: input.job });
     if (input.dataset) edges.push({ kind: 'dataset', ref: input.dataset });
     await tx.lineageEdge.createMany({ data: edges.map((e) => ({ ...e, childVersionId: version.id })) });
-    const vector = vectorLiteral(validated.sketch);
-    await tx.$executeRaw`INSERT INTO "Embedding" ("adapterVersionId", "kind", "space", "vector")
-      VALUES (${version.id}, 'weight'::"EmbeddingKind", ${SKETCH_SPACE}, ${vector}::vector)`;
+    if (validated.sketch) {
+      const vector = vectorLiteral(validated.sketch);
+      await tx.$executeRaw`INSERT INTO "Embedding" ("adapterVersionId", "kind", "space", "vector")
+        VALUES (${version.id}, 'weight'::"EmbeddingKind", ${SKETCH_SPACE}, ${vector}::vector)`;
+    }
     await this.audit.record(tx, {
       actor: actor.id,
       action: 'adapter.version.create',

@@ -24,9 +24,12 @@ export interface ValidatedAdapter {
   readonly contentDigest: string;
   readonly sizeBytes: number;
   readonly cardBody: string;
-  /** 256-float weight sketch (space sketch-v1). */
-  readonly sketch: Float32Array;
+  /** 256-float weight sketch (space sketch-v1), or null for adapters above SKETCH_MAX_WEIGHT_BYTES. */
+  readonly sketch: Float32Array | null;
 }
+
+/** Largest adapter_model.safetensors whose weight sketch is computed at upload (f32 copies included, ~3x in memory). */
+export const SKETCH_MAX_WEIGHT_BYTES = 512 * 1024 * 1024;
 
 const LORA_KEY = /\.([A-Za-z0-9_]+)\.lora_(?:A|B|embedding_A|embedding_B)(?:\.weight)?$|\.([A-Za-z0-9_]+)\.lora_magnitude_vector$/;
 
@@ -63,7 +66,9 @@ export async function validateAdapterUpload(files: AdapterTempFiles, baseConfigJ
   const rawRank = (configJson as { r?: unknown }).r;
   const rank = typeof rawRank === 'number' ? rawRank : 8;
 
-  const sketch = await computeWeightSketch(files.config.path, files.weights.path, base);
+  // The sketch needs every LoRA tensor in memory at once (peft-core's weightSketch takes the whole
+  // adapter); above the cap the version is stored without one rather than risk the process's memory.
+  const sketch = files.weights.size <= SKETCH_MAX_WEIGHT_BYTES ? await computeWeightSketch(files.config.path, files.weights.path, base) : null;
   const cardBody = files.card ? stripFrontMatter(await readFile(files.card.path, 'utf8')) : '';
   return {
     configJson: configJson as Record<string, unknown>,
