@@ -37,5 +37,6 @@ export function printWorldReport(manifest: WorldManifest, log: Log): void {
     `build wall time: ${t.buildSeconds.toFixed(0)}s = tokenizer ${t.tokenizerSeconds.toFixed(0)}s + pretraining ${t.pretrainSeconds.toFixed(0)}s + ${n} adapters ${t.adaptersSeconds.toFixed(0)}s` +
       (t.evaluationSeconds !== undefined ? `; evaluation ${t.evaluationSeconds.toFixed(0)}s` : ''),
   );
+  if (manifest.base.copyAccuracy !== undefined) log(`base: ${manifest.base.parameters} parameters, pretraining loss ${manifest.base.pretrainFinalLoss.toFixed(3)}, copies ${(100 * manifest.base.copyAccuracy).toFixed(0)}% of the corpus's copy questions`);
   log(`measured on ${m.cpus} cores, load average ${m.loadAverage.join(' ')} at the start (${m.builtAt}); the machine is shared, so timings are noisy`);
 }

@@ -42,6 +42,8 @@ export interface WorldManifest {
     readonly vocabSize: number;
     readonly parameters: number;
     readonly pretrainFinalLoss: number;
+    /** Share of the corpus's copy questions the base answers (it should know the format). */
+    readonly copyAccuracy?: number;
   };
   readonly tasks: readonly WorldTaskEntry[];
   readonly timings: {

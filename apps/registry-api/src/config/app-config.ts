@@ -30,6 +30,10 @@ export interface AppConfig {
   transactionTimeoutMs: number;
   /** Unreferenced blobs younger than this survive garbage collection (uploads in flight). */
   blobGcGraceMs: number;
+  /** BullMQ's Redis (redis:// or rediss://); undefined: the job API answers 503, everything else works. */
+  redisUrl: string | undefined;
+  /** Largest JSONL dataset accepted (uploads and job submissions). */
+  maxDatasetBytes: number;
 }
 
 /** Thrown by loadConfig; `problems` names every bad variable, one entry each. */
@@ -104,6 +108,10 @@ export function loadConfig(env: NodeJS.ProcessEnv, cwd: string = process.cwd()):
   const keyLastUsedWriteIntervalMs = integer('KEY_LAST_USED_WRITE_INTERVAL_MS', 60_000, 0, 24 * 3_600_000);
   const transactionTimeoutMs = integer('DB_TRANSACTION_TIMEOUT_MS', 30_000, 100, 3_600_000);
   const blobGcGraceMs = integer('BLOB_GC_GRACE_MS', 24 * 3_600_000, 0, 365 * 24 * 3_600_000);
+  const maxDatasetBytes = integer('MAX_DATASET_BYTES', 256 * MIB, 1, Number.MAX_SAFE_INTEGER);
+
+  const redisUrl = env.REDIS_URL === undefined || env.REDIS_URL === '' ? undefined : env.REDIS_URL;
+  if (redisUrl !== undefined && !/^rediss?:\/\/[^/]/.test(redisUrl)) problems.push(`REDIS_URL must be a redis:// or rediss:// URL, got ${JSON.stringify(redisUrl)}`);
 
   if (problems.length > 0) throw new ConfigError(problems);
   return {
@@ -122,5 +130,7 @@ export function loadConfig(env: NodeJS.ProcessEnv, cwd: string = process.cwd()):
     keyLastUsedWriteIntervalMs,
     transactionTimeoutMs,
     blobGcGraceMs,
+    redisUrl,
+    maxDatasetBytes,
   };
 }
