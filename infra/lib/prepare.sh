@@ -14,12 +14,14 @@ require_node() {
   command -v npm >/dev/null 2>&1 || die "npm is not installed (it ships with Node.js)."
 }
 
-# npm ci when node_modules is missing or older than package-lock.json (npm records the
-# installed tree in node_modules/.package-lock.json).
+# Installs node_modules when missing or older than package-lock.json (npm records the
+# installed tree in node_modules/.package-lock.json). Not `npm ci`: this registry lists no
+# other-platform optional binaries (@swc/core-*, @nx/nx-*), so every lock file made here lacks
+# them and `npm ci` rejects it as out of sync; `npm install` keeps the lock's versions.
 install_node_modules() {
   if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
-    say "installing npm dependencies (npm ci)"
-    npm ci --no-audit --no-fund
+    say "installing npm dependencies"
+    npm install --no-audit --no-fund
   fi
 }
 

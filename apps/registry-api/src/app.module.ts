@@ -18,6 +18,7 @@ import type { AppConfig } from './config/app-config';
 import { ConfigModule } from './config/config.module';
 import { DatabaseModule } from './database/database.module';
 import { HealthModule } from './health/health.module';
+import { JobsModule } from './jobs/jobs.module';
 import { StorageModule } from './storage/storage.module';
 
 /** Root module. Every feature module is imported here. */
@@ -35,6 +36,7 @@ export class AppModule {
         AuthModule,
         HealthModule,
         CatalogModule,
+        JobsModule,
         GraphQLModule.forRoot<ApolloDriverConfig>({
           driver: ApolloDriver,
           path: '/graphql',
