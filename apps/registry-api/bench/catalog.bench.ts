@@ -7,8 +7,7 @@
  * number of keep-alive connections for a fixed duration and prints requests/s, p50 and p99.
  *
  * Env: BENCH_SECONDS (per route, default 10), BENCH_CONNECTIONS (default 10), BENCH_ADAPTERS
- * (default 2000; 5 versions each), LOG_LEVEL (default 'info', as production runs), BENCH_KEY_CACHE=1
- * (experiment: memoise API-key lookups to measure their share).
+ * (default 2000; 5 versions each), LOG_LEVEL (default 'info', as production runs).
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
@@ -94,22 +93,6 @@ async function seed(db: DatabaseService, baseModelId: string): Promise<void> {
   }
 }
 
-/**
- * EXPERIMENT ONLY (BENCH_KEY_CACHE=1): answers API-key lookups from memory for 1 s, to measure
- * how much of each request is the key lookup query. Not how the service runs.
- */
-function memoiseAuthentication(keys: ApiKeysService): void {
-  const original = keys.authenticate.bind(keys);
-  const memo = new Map<string, { at: number; value: ReturnType<ApiKeysService['authenticate']> }>();
-  keys.authenticate = (presented: string) => {
-    const hit = memo.get(presented);
-    if (hit && Date.now() - hit.at < 1000) return hit.value;
-    const value = original(presented);
-    memo.set(presented, { at: Date.now(), value });
-    return value;
-  };
-}
-
 /** Shows whether the similarity query walks the HNSW index (unfiltered) or scans exactly (filtered). */
 async function explainSimilarity(db: DatabaseService): Promise<void> {
   const [probe] = await db.prisma.$queryRaw<Array<{ vector: string; adapterId: string }>>`
@@ -144,7 +127,6 @@ async function main(): Promise<void> {
     const baseUrl = `http://127.0.0.1:${port}`;
     const keys = app.get(ApiKeysService);
     const key = (await keys.create({ name: 'bench', role: 'writer' }, null)).plaintext;
-    if (process.env.BENCH_KEY_CACHE === '1') memoiseAuthentication(keys);
     const headers = { authorization: `Bearer ${key}` };
 
     const form = new FormData();

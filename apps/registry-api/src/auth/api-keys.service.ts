@@ -17,8 +17,21 @@ export interface CreatedApiKey {
 
 const NAME_PATTERN = /^[\w .@:/-]{1,100}$/;
 
+/** A key row as read for authentication, and when it was read. */
+interface CachedKey {
+  key: ApiKey;
+  readAt: number;
+}
+
 @Injectable()
 export class ApiKeysService {
+  /**
+   * Verified keys by publicId. A read costs one database round trip, which on the embedded
+   * database runs on this process's event loop and would otherwise cap every route's throughput.
+   * Only keys that exist are cached, so unknown ids cannot grow it.
+   */
+  private readonly verified = new Map<string, CachedKey>();
+
   constructor(
     private readonly db: DatabaseService,
     private readonly audit: AuditService,
@@ -61,6 +74,7 @@ export class ApiKeysService {
       if (!key) throw domainErrors.notFound('api key', id);
       if (key.revokedAt) return key;
       const revoked = await tx.apiKey.update({ where: { id }, data: { revokedAt: new Date() } });
+      this.verified.delete(key.publicId);
       await this.audit.record(tx, {
         actor,
         action: 'api_key.revoke',
@@ -84,18 +98,28 @@ export class ApiKeysService {
   async authenticate(presented: string): Promise<AuthenticatedKey | null> {
     const parsed = parseApiKey(presented);
     if (!parsed) return null;
-    const key = await this.db.prisma.apiKey.findUnique({ where: { publicId: parsed.publicId } });
-    if (!key || key.revokedAt || !secretMatches(parsed.secret, key.secretHash)) return null;
     const now = Date.now();
+    const key = await this.lookup(parsed.publicId, now);
+    if (!key || key.revokedAt || !secretMatches(parsed.secret, key.secretHash)) return null;
     const interval = this.config.keyLastUsedWriteIntervalMs;
     if (!key.lastUsedAt || now - key.lastUsedAt.getTime() >= interval) {
       // Conditional update: concurrent requests racing past the check above write once.
       const cutoff = new Date(now - interval);
+      key.lastUsedAt = new Date(now);
       await this.db.prisma.apiKey.updateMany({
         where: { id: key.id, OR: [{ lastUsedAt: null }, { lastUsedAt: { lte: cutoff } }] },
-        data: { lastUsedAt: new Date(now) },
+        data: { lastUsedAt: key.lastUsedAt },
       });
     }
     return { id: key.id, name: key.name, role: key.role };
+  }
+
+  private async lookup(publicId: string, now: number): Promise<ApiKey | null> {
+    const cached = this.verified.get(publicId);
+    if (cached && now - cached.readAt < this.config.keyCacheTtlMs) return cached.key;
+    const key = await this.db.prisma.apiKey.findUnique({ where: { publicId } });
+    if (key) this.verified.set(publicId, { key, readAt: now });
+    else this.verified.delete(publicId);
+    return key;
   }
 }

@@ -97,6 +97,22 @@ describe('API keys over REST', () => {
     const second = await db.prisma.apiKey.findUniqueOrThrow({ where: { publicId } });
     assert.equal(second.lastUsedAt!.getTime(), first.lastUsedAt.getTime(), 'no second write within the interval');
   });
+
+  it('serves verified keys from memory until KEY_CACHE_TTL_MS, and forgets a key revoked elsewhere after it', async () => {
+    const cached = await createTestApp({ env: { KEY_CACHE_TTL_MS: '300' } });
+    try {
+      const key = await cached.keyFor('reader');
+      const [, publicId] = /^plt_([a-z0-9]+)_/.exec(key)!;
+      await cached.http.get('/api/v1/adapters').set('x-api-key', key).expect(200);
+      // Revoked behind the service's back, as another replica on the same Postgres would.
+      await cached.app.get(DatabaseService).prisma.apiKey.update({ where: { publicId }, data: { revokedAt: new Date() } });
+      await cached.http.get('/api/v1/adapters').set('x-api-key', key).expect(200);
+      await new Promise((resolve) => setTimeout(resolve, 350));
+      await cached.http.get('/api/v1/adapters').set('x-api-key', key).expect(401);
+    } finally {
+      await cached.close();
+    }
+  });
 });
 
 describe('GraphQL and OpenAPI', () => {

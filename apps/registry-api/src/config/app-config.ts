@@ -26,6 +26,11 @@ export interface AppConfig {
   tmpDir: string;
   /** An API key's lastUsedAt is written at most once per this interval. */
   keyLastUsedWriteIntervalMs: number;
+  /**
+   * How long a verified API key is served from memory. Revocation through this process takes
+   * effect at once; other replicas (real Postgres) see it within this time.
+   */
+  keyCacheTtlMs: number;
   /** How long an interactive transaction may run before Prisma rolls it back. */
   transactionTimeoutMs: number;
   /** Unreferenced blobs younger than this survive garbage collection (uploads in flight). */
@@ -106,6 +111,7 @@ export function loadConfig(env: NodeJS.ProcessEnv, cwd: string = process.cwd()):
 
   const tmpDir = absolute(text('TMP_DIR', path.join(dataDir, 'tmp')));
   const keyLastUsedWriteIntervalMs = integer('KEY_LAST_USED_WRITE_INTERVAL_MS', 60_000, 0, 24 * 3_600_000);
+  const keyCacheTtlMs = integer('KEY_CACHE_TTL_MS', 5_000, 0, 3_600_000);
   const transactionTimeoutMs = integer('DB_TRANSACTION_TIMEOUT_MS', 30_000, 100, 3_600_000);
   const blobGcGraceMs = integer('BLOB_GC_GRACE_MS', 24 * 3_600_000, 0, 365 * 24 * 3_600_000);
   const maxDatasetBytes = integer('MAX_DATASET_BYTES', 256 * MIB, 1, Number.MAX_SAFE_INTEGER);
@@ -128,6 +134,7 @@ export function loadConfig(env: NodeJS.ProcessEnv, cwd: string = process.cwd()):
     logLevel: logLevel ?? 'info',
     tmpDir,
     keyLastUsedWriteIntervalMs,
+    keyCacheTtlMs,
     transactionTimeoutMs,
     blobGcGraceMs,
     redisUrl,

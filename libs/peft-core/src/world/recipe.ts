@@ -5,6 +5,11 @@
  * build (pretrain / train / evaluate jobs) both read their numbers from here, so the two
  * builds agree and a recipe change is made in one place.
  *
+ * Status: these numbers build within the CPU budget (full ≈ 8–10 min on 2 shared cores), but
+ * they do NOT yet meet the adapter goal (≥ 90 %): the base does not learn to copy within 600
+ * pretraining steps, so each adapter must learn attention routing from scratch, which takes
+ * far more than a 200-step LoRA. Findings and proposals: tools/world/README.md.
+ *
  * Why these choices (measured on the 2-core CI box; see tools/world/README.md):
  * - Tokenizer: byte-level BPE whose pre-tokenizer isolates every letter and every digit, so
  *   no merge can glue letters or digits together. Every task is then a transduction over
@@ -140,9 +145,9 @@ export const FULL_WORLD_RECIPE: WorldRecipe = {
     corpusSeed: 8,
     steps: 600,
     batchSize: 16,
-    lr: 3e-3,
+    lr: 1e-3,
     warmupSteps: 40,
-    minLr: 3e-4,
+    minLr: 1e-4,
     weightDecay: 0.01,
     maxGradNorm: 1,
     seed: 1,
@@ -154,7 +159,7 @@ export const FULL_WORLD_RECIPE: WorldRecipe = {
     targetModules: 'all-linear',
     steps: 200,
     batchSize: 32,
-    lr: 1e-2,
+    lr: 3e-3,
     warmupSteps: 10,
     minLr: 1e-4,
     seed: 2,
@@ -201,7 +206,8 @@ export function validateWorldRecipe(recipe: WorldRecipe): void {
     if (!Number.isInteger(v) || v <= 0) problems.push(`${name} must be a positive integer, got ${v}`);
   };
   const { base, pretrain, lora, evaluation } = recipe;
-  for (const [name, v] of Object.entries({ ...base, initStd: 1, ropeTheta: 1 })) if (typeof v === 'number') positive(`base.${name}`, v);
+  for (const name of ['numLayers', 'hiddenSize', 'numHeads', 'numKvHeads', 'intermediateSize', 'contextLength'] as const) positive(`base.${name}`, base[name]);
+  if (!(base.ropeTheta > 0)) problems.push(`base.ropeTheta must be positive, got ${base.ropeTheta}`);
   if (base.hiddenSize % base.numHeads !== 0) problems.push(`base.hiddenSize ${base.hiddenSize} is not a multiple of numHeads ${base.numHeads}`);
   if (base.numHeads % base.numKvHeads !== 0) problems.push(`base.numHeads ${base.numHeads} is not a multiple of numKvHeads ${base.numKvHeads}`);
   if (!(base.initStd > 0)) problems.push(`base.initStd must be positive, got ${base.initStd}`);
