@@ -14,6 +14,7 @@ COPY package.json package-lock.json .npmrc ./
 COPY libs/peft-core/package.json libs/peft-core/
 COPY libs/gpu-kernels/package.json libs/gpu-kernels/
 COPY libs/object-store/package.json libs/object-store/
+COPY libs/job-contracts/package.json libs/job-contracts/
 COPY apps/registry-api/package.json apps/registry-api/
 COPY apps/trainer-worker/package.json apps/trainer-worker/
 COPY apps/router/package.json apps/router/
@@ -27,7 +28,7 @@ COPY libs libs
 COPY apps apps
 # Libraries first: a package's compiled imports of another resolve to that package's dist/.
 RUN npm run generate -w apps/registry-api \
- && for pkg in libs/gpu-kernels libs/peft-core libs/object-store apps/registry-api apps/trainer-worker apps/router; do \
+ && for pkg in libs/gpu-kernels libs/peft-core libs/object-store libs/job-contracts apps/registry-api apps/trainer-worker apps/router; do \
       echo "building $pkg" && npx tsc -p "$pkg/tsconfig.lib.json" || exit 1; \
     done \
  && npm prune --omit=dev --no-audit --no-fund

@@ -96,16 +96,18 @@ function unit(v: Float32Array): Float32Array {
 /** Clustered unit vectors: `count` draws around `centres`, cluster i % C for row i. */
 class ClusteredVectors {
   readonly centres: Float32Array[];
-  private readonly rng: Rng;
+  private readonly noise: Rng;
 
-  constructor(seed: number) {
-    this.rng = new Rng(seed);
-    this.centres = Array.from({ length: CLUSTERS }, () => unit(Float32Array.from({ length: EMBEDDING_DIMENSIONS }, () => this.rng.normal())));
+  /** Centres come from `centreSeed`; the noise of each draw from its own `noiseSeed` stream. */
+  constructor(centreSeed: number, noiseSeed: number) {
+    const rng = new Rng(centreSeed);
+    this.centres = Array.from({ length: CLUSTERS }, () => unit(Float32Array.from({ length: EMBEDDING_DIMENSIONS }, () => rng.normal())));
+    this.noise = new Rng(noiseSeed);
   }
 
   draw(cluster: number): Float32Array {
     const centre = this.centres[cluster % CLUSTERS]!;
-    return unit(Float32Array.from(centre, (c) => c + NOISE * this.rng.normal()));
+    return unit(Float32Array.from(centre, (c) => c + NOISE * this.noise.normal()));
   }
 }
 
@@ -194,8 +196,8 @@ async function planUsesHnsw(db: BenchDb, sql: string, query: string): Promise<bo
 
 async function runOn(db: BenchDb): Promise<Row[]> {
   const rows: Row[] = [];
-  const data = new ClusteredVectors(1);
-  const queryGen = new ClusteredVectors(1); // same centres (same seed), but its own noise stream below
+  const data = new ClusteredVectors(1, 2);
+  const queryGen = new ClusteredVectors(1, 3); // the same clusters, fresh noise: queries are not rows
   const queries = Array.from({ length: QUERIES }, (_, i) => vectorLiteral(queryGen.draw((i * 7919) % CLUSTERS)));
 
   const [, migrateMs] = await timed(() => applyMigrations(db, readMigrations()));

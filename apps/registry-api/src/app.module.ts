@@ -9,6 +9,7 @@ import { AuditModule } from './audit/audit.module';
 import { AuthModule } from './auth/auth.module';
 import { CatalogModule } from './catalog/catalog.module';
 import { CommonModule } from './common/common.module';
+import { ConsoleModule } from './console/console.module';
 import { formatGraphqlError } from './common/graphql/format-graphql-error';
 import { writeError } from './common/http/all-exceptions.filter';
 import { requestObserver } from './common/http/request-observer';
@@ -37,6 +38,7 @@ export class AppModule {
         HealthModule,
         CatalogModule,
         JobsModule,
+        ConsoleModule,
         GraphQLModule.forRoot<ApolloDriverConfig>({
           driver: ApolloDriver,
           path: '/graphql',
