@@ -53,7 +53,7 @@ const COPY_PROBE_EXAMPLES = 50;
  * ("Q: @ word\nA:" → " word") correctly. A base that learned the format copies; one that did not
  * leaves every adapter to learn the format and attention routing from scratch.
  */
-async function baseCopyAccuracy(model: LlamaModel, tokenizer: Tokenizer, recipe: WorldRecipe): Promise<number> {
+export async function baseCopyAccuracy(model: LlamaModel, tokenizer: Tokenizer, recipe: WorldRecipe): Promise<number> {
   const pattern = new RegExp(`^Q: ${CORPUS_MARKERS.copyWord} ([a-z]+)\nA: `);
   const examples: TaskExample[] = [];
   for (const doc of genericCorpus(new Rng(COPY_PROBE_SEED), 20 * COPY_PROBE_EXAMPLES)) {

@@ -30,11 +30,11 @@ import { hostTensor, type HostTensor } from '../tensor/host-tensor';
 import { Tokenizer, type TokenizerConfigJson } from '../tokenizer/tokenizer';
 import type { TokenizerJson } from '../tokenizer/tokenizer-json';
 import { trainByteLevelBpe } from '../tokenizer/train-bpe';
-import type { PromptCompletionTrainingExample, TextTrainingExample } from '../train/data';
+import type { PromptCompletionTrainingExample, TrainingExample } from '../train/data';
 import type { LoraSpec } from '../train/lora-setup';
 import type { TrainerOptions } from '../train/trainer';
 import { Rng } from '../util/rng';
-import { genericCorpus } from './corpus';
+import { CORPUS_ANSWER_SEPARATOR, genericCorpus } from './corpus';
 import { generateSplit, taskSeed, type TaskSplit } from './split';
 import { ANSWER_PREFIX, type TaskExample, type WorldTask } from './task';
 import { WORLD_TASKS, getWorldTask } from './tasks';
@@ -82,6 +82,12 @@ export interface WorldPretrainRecipe {
   readonly seed: number;
   /** Documents are packed into rows of this many tokens. */
   readonly maxSeqLen: number;
+  /**
+   * Train the corpus's question/answer documents on their answers only (prompt/completion
+   * examples) instead of on every token. The questions' inputs are random letters whose loss
+   * cannot fall; leaving them out concentrates the gradient on copying.
+   */
+  readonly answerOnlyCopyLoss: boolean;
 }
 
 export interface WorldLoraRecipe {
@@ -152,6 +158,7 @@ export const FULL_WORLD_RECIPE: WorldRecipe = {
     maxGradNorm: 1,
     seed: 1,
     maxSeqLen: 128,
+    answerOnlyCopyLoss: true,
   },
   lora: {
     r: 16,
@@ -326,8 +333,19 @@ export function initialBaseWeights(config: ModelConfig, recipe: WorldRecipe): Ma
 
 // ---- pretraining -----------------------------------------------------------------------------------
 
-export function pretrainCorpus(recipe: WorldRecipe): TextTrainingExample[] {
-  return genericCorpus(new Rng(recipe.pretrain.corpusSeed), recipe.pretrain.corpusDocuments).map((text) => ({ text }));
+/**
+ * The base's training examples: every corpus document as text, or, with `answerOnlyCopyLoss`,
+ * each question/answer document split after its `\nA:` into a prompt and a completion (the
+ * trainer's completion-only loss, the same form the task adapters train on).
+ */
+export function pretrainCorpus(recipe: WorldRecipe): TrainingExample[] {
+  const documents = genericCorpus(new Rng(recipe.pretrain.corpusSeed), recipe.pretrain.corpusDocuments);
+  return documents.map((text): TrainingExample => {
+    const split = recipe.pretrain.answerOnlyCopyLoss && text.startsWith('Q: ') ? text.indexOf(CORPUS_ANSWER_SEPARATOR) : -1;
+    if (split < 0) return { text };
+    const end = split + CORPUS_ANSWER_SEPARATOR.length;
+    return { prompt: text.slice(0, end), completion: text.slice(end) };
+  });
 }
 
 export function pretrainTrainerOptions(recipe: WorldRecipe): TrainerOptions {

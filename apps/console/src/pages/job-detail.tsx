@@ -1,0 +1,223 @@
+import { useEffect, useState } from 'react';
+import { Link, useParams } from 'react-router';
+import { FINAL_JOB_STATUSES, type JobDetail, type JobMetricPoint, type JobProgress, type JobStatus } from '../api/types';
+import { isRecord } from '../api/http';
+import { useSession } from '../auth/session';
+import { ErrorAlert, Loading, PageHeader, Panel, StatusBadge } from '../components/feedback';
+import { LineChart } from '../components/line-chart';
+import { formatDate, formatDuration, formatNumber } from '../lib/format';
+import { useAsync } from '../lib/use-async';
+import { jobPercent, ProgressBar } from './jobs';
+
+const LOG_POLL_MS = 2000;
+const FINAL_EVENTS: Readonly<Record<string, JobStatus>> = { completed: 'succeeded', failed: 'failed', cancelled: 'cancelled' };
+
+/**
+ * One job, live: the registry's SSE stream (`state`, `progress`…, then a final event) drives the
+ * progress bar and the loss curve; the row is re-read when the stream ends to get the result.
+ */
+export function JobDetailPage() {
+  const { id = '' } = useParams();
+  const { client, me } = useSession();
+  const initial = useAsync(() => client.job(id), [client, id]);
+  const [job, setJob] = useState<JobDetail | undefined>();
+  const [live, setLive] = useState<JobMetricPoint[]>([]);
+  const [streamError, setStreamError] = useState<unknown>();
+  const [actionError, setActionError] = useState<unknown>();
+  const [generation, setGeneration] = useState(0);
+
+  useEffect(() => setJob(initial.data), [initial.data]);
+  const status = job?.status;
+  const finished = status !== undefined && FINAL_JOB_STATUSES.includes(status);
+
+  // Follow the job's events while it is not finished (again after a retry: `generation`).
+  useEffect(() => {
+    if (status === undefined || finished) return;
+    const controller = new AbortController();
+    setStreamError(undefined);
+    client
+      .followJob(
+        id,
+        (event) => {
+          const data: unknown = JSON.parse(event.data);
+          if (event.event === 'progress' && isRecord(data)) {
+            const progress = data as JobProgress;
+            setJob((j) => (j ? { ...j, status: 'running', progress } : j));
+            if (typeof progress.step === 'number' && typeof progress.loss === 'number') {
+              const point: JobMetricPoint = { step: progress.step, loss: progress.loss, evalLoss: progress.evalLoss ?? null, learningRate: progress.learningRate ?? null, tokensPerSecond: progress.tokensPerSecond ?? null, at: progress.updatedAt ?? '' };
+              setLive((points) => [...points.filter((p) => p.step !== point.step), point]);
+            }
+          } else if (event.event in FINAL_EVENTS) {
+            setJob((j) => (j ? { ...j, status: FINAL_EVENTS[event.event]! } : j));
+          }
+        },
+        controller.signal,
+      )
+      // The stream ends with the job: read the row for its result, adapter and final metrics.
+      .then(() => (controller.signal.aborted ? undefined : client.job(id).then(setJob)))
+      .catch((error: unknown) => {
+        if (!controller.signal.aborted) setStreamError(error);
+      });
+    return () => controller.abort();
+  }, [client, id, status === undefined, finished, generation]);
+
+  async function act(action: 'cancel' | 'retry') {
+    setActionError(undefined);
+    try {
+      await (action === 'cancel' ? client.cancelJob(id) : client.retryJob(id));
+      const fresh = await client.job(id);
+      setJob(fresh);
+      if (action === 'retry') {
+        setLive([]);
+        setGeneration((g) => g + 1);
+      }
+    } catch (error) {
+      setActionError(error);
+    }
+  }
+
+  if (initial.loading && job === undefined) return <Loading label="Loading job…" />;
+  if (initial.error !== undefined) return <ErrorAlert error={initial.error} title={`Could not load job ${id}`} />;
+  if (job === undefined) return null;
+
+  const history = mergeHistory(job.metricHistory, live);
+  const p = job.progress;
+  const canWrite = me.role !== 'reader';
+  return (
+    <>
+      <nav aria-label="Breadcrumb" className="breadcrumb">
+        <Link to="/jobs">Jobs</Link> <span aria-hidden="true">/</span> <span aria-current="page">{job.id}</span>
+      </nav>
+      <PageHeader
+        title={`Job ${job.id}`}
+        description={`${job.kind} on ${job.baseModel ?? '—'} → ${job.adapter ?? '—'}`}
+        actions={
+          canWrite && (
+            <>
+              {!finished && (
+                <button type="button" className="button button-danger" onClick={() => act('cancel')} disabled={job.cancelRequestedAt !== null}>
+                  {job.cancelRequestedAt ? 'Cancelling…' : 'Cancel job'}
+                </button>
+              )}
+              {(job.status === 'failed' || job.status === 'cancelled') && (
+                <button type="button" className="button button-primary" onClick={() => act('retry')}>
+                  Retry job
+                </button>
+              )}
+            </>
+          )
+        }
+      />
+      {actionError !== undefined && <ErrorAlert error={actionError} />}
+      {streamError !== undefined && <ErrorAlert error={streamError} title="Live updates stopped" />}
+      <Panel title="Progress">
+        <div className="job-status" aria-live="polite">
+          <StatusBadge status={job.status} />
+          <span>
+            {p.phase ?? 'waiting'} · step {p.step ?? 0} of {p.totalSteps ?? '?'}
+          </span>
+        </div>
+        <ProgressBar percent={jobPercent(job)} label="Job progress" />
+        <dl className="facts facts-compact">
+          <div>
+            <dt>Loss</dt>
+            <dd>{formatNumber(p.loss)}</dd>
+          </div>
+          <div>
+            <dt>Eval loss</dt>
+            <dd>{formatNumber(p.evalLoss)}</dd>
+          </div>
+          <div>
+            <dt>Tokens/s</dt>
+            <dd>{formatNumber(p.tokensPerSecond, 0)}</dd>
+          </div>
+          <div>
+            <dt>ETA</dt>
+            <dd>{finished ? '—' : formatDuration(p.etaSeconds)}</dd>
+          </div>
+          <div>
+            <dt>Attempts</dt>
+            <dd>{job.attempts}</dd>
+          </div>
+          <div>
+            <dt>Result</dt>
+            <dd>{job.adapterVersion ? <Link to={`/adapters/${encodeURIComponent(job.adapterVersion.split('@')[0]!)}`}>{job.adapterVersion}</Link> : '—'}</dd>
+          </div>
+        </dl>
+        {job.error && (
+          <div className="alert alert-error" role="alert">
+            <strong>Error</strong>
+            <p>{job.error}</p>
+          </div>
+        )}
+      </Panel>
+      <Panel title="Loss curve">
+        <LineChart
+          title={`Training loss of job ${job.id}`}
+          xLabel="step"
+          yLabel="loss"
+          series={[
+            { name: 'train loss', points: history.filter((m) => m.loss !== null).map((m) => ({ x: m.step, y: m.loss! })) },
+            { name: 'eval loss', points: history.filter((m) => m.evalLoss !== null).map((m) => ({ x: m.step, y: m.evalLoss! })) },
+          ].filter((s) => s.points.length > 0)}
+        />
+      </Panel>
+      <JobLogsPanel id={job.id} live={!finished} />
+      <Panel title="Details">
+        <dl className="facts facts-compact">
+          <div>
+            <dt>Submitted</dt>
+            <dd>{formatDate(job.createdAt)}</dd>
+          </div>
+          <div>
+            <dt>Started</dt>
+            <dd>{formatDate(job.startedAt)}</dd>
+          </div>
+          <div>
+            <dt>Finished</dt>
+            <dd>{formatDate(job.finishedAt)}</dd>
+          </div>
+        </dl>
+        <pre className="code-block" tabIndex={0} aria-label="Job payload">
+          {JSON.stringify(job.payload, null, 2)}
+        </pre>
+      </Panel>
+    </>
+  );
+}
+
+function mergeHistory(stored: readonly JobMetricPoint[], live: readonly JobMetricPoint[]): JobMetricPoint[] {
+  const byStep = new Map<number, JobMetricPoint>();
+  for (const point of [...stored, ...live]) byStep.set(point.step, point);
+  return [...byStep.values()].sort((a, b) => a.step - b.step);
+}
+
+function JobLogsPanel({ id, live }: { id: string; live: boolean }) {
+  const { client } = useSession();
+  const logs = useAsync(() => client.jobLogs(id, 0, 500), [client, id]);
+  const reload = logs.reload;
+  useEffect(() => {
+    if (!live) return;
+    const timer = setInterval(reload, LOG_POLL_MS);
+    return () => clearInterval(timer);
+  }, [live, reload]);
+  // One last read when the job finishes, for the final lines.
+  useEffect(() => {
+    if (!live) reload();
+  }, [live, reload]);
+  return (
+    <Panel title="Logs">
+      {logs.error !== undefined && <ErrorAlert error={logs.error} />}
+      {logs.data && logs.data.lines.length === 0 && <p className="empty">No log lines yet.</p>}
+      {logs.data && logs.data.lines.length > 0 && (
+        <ol className="logs" tabIndex={0} aria-label={`Log of job ${id}, ${logs.data.total} lines`}>
+          {logs.data.lines.map((line, i) => (
+            <li key={i} className={`log-${line.level}`}>
+              <time dateTime={line.time}>{new Date(line.time).toLocaleTimeString()}</time> <span className="log-level">{line.level}</span> {line.message}
+            </li>
+          ))}
+        </ol>
+      )}
+    </Panel>
+  );
+}

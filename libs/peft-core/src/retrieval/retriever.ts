@@ -1,0 +1,85 @@
+/**
+ * A trained retriever at inference: adapters → z_lora (the embed job) and texts → z_text (the
+ * search route's query side), both unit vectors in the artifact's space; plus plain cosine
+ * ranking for callers without a vector index.
+ */
+import { PeftCoreError } from '../errors';
+import type { LoraWeights } from '../lora/adapter';
+import { TEXT_PROJECTION_PARAM, validateRetrieverArtifact, type RetrieverArtifact } from './artifact';
+import type { TextFeatureEncoder } from './text-encoder';
+import { WeightEncoder, weightEncoderConfig } from './weight-encoder';
+
+/** normalise(W·f + b) on the host, W [out, featureDim]. */
+export function projectTextFeatures(weight: Float32Array, bias: Float32Array, features: Float32Array): Float32Array {
+  const out = bias.length;
+  const dim = features.length;
+  if (weight.length !== out * dim) throw new PeftCoreError('SHAPE_MISMATCH', `text projection: weight has ${weight.length} values, expected ${out}×${dim}`);
+  const z = new Float64Array(out);
+  let norm = 0;
+  for (let o = 0; o < out; o++) {
+    let s = bias[o]!;
+    const row = o * dim;
+    for (let i = 0; i < dim; i++) s += weight[row + i]! * features[i]!;
+    z[o] = s;
+    norm += s * s;
+  }
+  norm = Math.sqrt(norm + 1e-12);
+  return Float32Array.from(z, (v) => v / norm);
+}
+
+export class Retriever {
+  private constructor(
+    readonly artifact: RetrieverArtifact,
+    private readonly weights: WeightEncoder,
+    private readonly text: TextFeatureEncoder,
+  ) {}
+
+  /** The embedding space id vectors of this retriever are stored under. */
+  get space(): string {
+    return this.artifact.manifest.space;
+  }
+
+  /** Opens a retriever; the text encoder must be the one it was trained with (kind, id, feature size). */
+  static async create(artifact: RetrieverArtifact, textEncoder: TextFeatureEncoder): Promise<Retriever> {
+    validateRetrieverArtifact(artifact);
+    const { manifest } = artifact;
+    const expected = manifest.text;
+    if (textEncoder.kind !== expected.kind || textEncoder.id !== expected.encoderId || textEncoder.featureDim !== expected.featureDim) {
+      throw new PeftCoreError(
+        'INVALID_ARGUMENT',
+        `retriever ${manifest.space} was trained with text encoder ${expected.kind}:${expected.encoderId} (${expected.featureDim} features), ` +
+          `got ${textEncoder.kind}:${textEncoder.id} (${textEncoder.featureDim})`,
+      );
+    }
+    const config = weightEncoderConfig(manifest.weightEncoder.layout, manifest.weightEncoder);
+    return new Retriever(artifact, await WeightEncoder.create(config, artifact.params), textEncoder);
+  }
+
+  embedAdapters(adapters: readonly LoraWeights[]): Promise<Float32Array[]> {
+    return this.weights.encode(adapters);
+  }
+
+  async embedTexts(texts: readonly string[]): Promise<Float32Array[]> {
+    const features = await this.text.features(texts);
+    const weight = this.artifact.params.get(TEXT_PROJECTION_PARAM.weight)!;
+    const bias = this.artifact.params.get(TEXT_PROJECTION_PARAM.bias)!;
+    return features.map((f) => projectTextFeatures(weight, bias, f));
+  }
+
+  /** Disposes the weight encoder's session (the text encoder belongs to the caller). */
+  dispose(): Promise<void> {
+    return this.weights.dispose();
+  }
+}
+
+/** Indices of the k most cosine-similar candidates to `query` (all unit vectors), best first. */
+export function topKByCosine(query: Float32Array, candidates: readonly Float32Array[], k: number): number[] {
+  const scored = candidates.map((c, i) => {
+    if (c.length !== query.length) throw new PeftCoreError('SHAPE_MISMATCH', `candidate ${i} has ${c.length} dimensions, the query ${query.length}`);
+    let dot = 0;
+    for (let j = 0; j < c.length; j++) dot += c[j]! * query[j]!;
+    return { i, dot };
+  });
+  scored.sort((a, b) => b.dot - a.dot || a.i - b.i);
+  return scored.slice(0, k).map((s) => s.i);
+}
