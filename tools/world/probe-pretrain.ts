@@ -8,7 +8,7 @@
  */
 import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
-import { LlamaModel, Trainer, exportModel, initialBaseWeights, pretrainCorpus, pretrainTrainerOptions, tokenizerVocabSize, validateWorldRecipe, worldModelConfig, worldTokenizer, worldTokenizerFiles } from '@palette/peft-core';
+import { LlamaModel, Rng, Trainer, genericCorpus, exportModel, initialBaseWeights, pretrainCorpus, pretrainTrainerOptions, tokenizerVocabSize, validateWorldRecipe, worldModelConfig, worldTokenizer, worldTokenizerFiles } from '@palette/peft-core';
 import { parseWorldCli } from './cli-options';
 import { baseCopyAccuracy, pct } from './evaluate-world';
 import { trainingProgress } from './progress';
@@ -29,7 +29,11 @@ async function main(): Promise<void> {
   const files = worldTokenizerFiles(recipe);
   const tokenizer = worldTokenizer(files);
   const config = worldModelConfig(recipe, tokenizer, tokenizerVocabSize(files));
-  const trainer = await Trainer.create({ config, weights: initialBaseWeights(config, recipe), tokenizer, train: pretrainCorpus(recipe), options: pretrainTrainerOptions(recipe) });
+  // Answer-only loss on held-out copy questions: falls long before exact-match copying appears.
+  const copyQuestions = genericCorpus(new Rng(0xc0b7), 600)
+    .filter((d) => d.startsWith('Q: @ '))
+    .map((d) => ({ prompt: d.slice(0, d.indexOf('\nA:') + 3), completion: d.slice(d.indexOf('\nA:') + 3) }));
+  const trainer = await Trainer.create({ config, weights: initialBaseWeights(config, recipe), tokenizer, train: pretrainCorpus(recipe), eval: copyQuestions, options: pretrainTrainerOptions(recipe) });
   const started = performance.now();
   try {
     for (let step = every; ; step += every) {
@@ -37,7 +41,8 @@ async function main(): Promise<void> {
       const model = LlamaModel.create({ config, weights: trainer.baseWeights() });
       const copy = await baseCopyAccuracy(model, tokenizer, recipe);
       await model.dispose();
-      console.log(`step ${result.step}: loss ${trainer.losses.at(-1)?.toFixed(4)}, copies ${pct(copy)}, ${((performance.now() - started) / 1000).toFixed(0)}s`);
+      const copyLoss = await trainer.evaluate();
+      console.log(`step ${result.step}: loss ${trainer.losses.at(-1)?.toFixed(4)}, copy answer loss ${copyLoss?.toFixed(3)}, copies ${pct(copy)}, ${((performance.now() - started) / 1000).toFixed(0)}s`);
       if (result.status === 'completed') break;
     }
     if (outAt >= 0) {

@@ -26,3 +26,5 @@ export * from './model';
 export * from './world';
 export * from './datasets';
 export * from './train';
+export * from './retrieval';
+export * from './routing';

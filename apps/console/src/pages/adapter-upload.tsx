@@ -1,4 +1,4 @@
-import { cloneElement, useState, type FormEvent, type ReactElement } from 'react';
+import { cloneElement, useEffect, useRef, useState, type FormEvent, type ReactElement } from 'react';
 import { Link, useNavigate } from 'react-router';
 import { useSession } from '../auth/session';
 import { ErrorAlert, PageHeader } from '../components/feedback';
@@ -15,15 +15,20 @@ export function AdapterUploadPage() {
   const [errors, setErrors] = useState<FieldErrors>({});
   const [formError, setFormError] = useState<unknown>(undefined);
   const [busy, setBusy] = useState(false);
+  const formRef = useRef<HTMLFormElement>(null);
+  // Bumped when errors are shown: once they have rendered, focus goes to the first invalid field.
+  const [focusRequest, setFocusRequest] = useState(0);
+  useEffect(() => {
+    if (focusRequest > 0) formRef.current?.querySelector<HTMLElement>('[aria-invalid="true"]')?.focus();
+  }, [focusRequest]);
 
   async function submit(event: FormEvent<HTMLFormElement>) {
     event.preventDefault();
-    const form = event.currentTarget;
     setFormError(undefined);
     const found = await validateUploadDraft(draft);
     setErrors(found);
     if (Object.keys(found).length > 0) {
-      focusFirstInvalid(form);
+      setFocusRequest((n) => n + 1);
       return;
     }
     setBusy(true);
@@ -42,7 +47,7 @@ export function AdapterUploadPage() {
       const field = fieldOfServerError(error);
       if (field) {
         setErrors({ [field]: describeError(error) });
-        requestAnimationFrame(() => focusFirstInvalid(form));
+        setFocusRequest((n) => n + 1);
       } else setFormError(error);
       setBusy(false);
     }
@@ -53,7 +58,7 @@ export function AdapterUploadPage() {
   return (
     <>
       <PageHeader title="Upload an adapter" description="A LoRA adapter in Hugging Face PEFT layout. It is checked against its base model before it is stored." />
-      <form className="form-card" onSubmit={submit} noValidate aria-label="Upload adapter">
+      <form ref={formRef} className="form-card" onSubmit={submit} noValidate aria-label="Upload adapter">
         {formError !== undefined && <ErrorAlert error={formError} title="The registry refused the upload" />}
         <Field id="name" label="Name" error={errors.name} hint="Unique in the catalog; new uploads under the same name become new versions.">
           <input value={draft.name} onChange={(e) => set('name', e.target.value)} autoComplete="off" />
@@ -91,10 +96,6 @@ export function AdapterUploadPage() {
       </form>
     </>
   );
-}
-
-function focusFirstInvalid(form: HTMLFormElement) {
-  form.querySelector<HTMLElement>('[aria-invalid="true"]')?.focus();
 }
 
 /** A labelled control with its hint and its error, both tied to it with aria-describedby. */

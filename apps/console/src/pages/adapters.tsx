@@ -24,7 +24,7 @@ export function AdaptersPage() {
   const bases = useAsync(() => client.baseModels(), [client]);
   const rows = useAsync<Row[]>(
     async (signal) => {
-      if (q.trim() !== '') return (await client.search({ q, tag: tag || undefined, baseModel: baseModel || undefined, limit: 50 }, signal)).items;
+      if (q.trim() !== '') return [...(await client.search({ q, tag: tag || undefined, baseModel: baseModel || undefined, limit: 50 }, signal)).items];
       const page = await client.listAdapters({ tag: tag || undefined, baseModel: baseModel || undefined, limit: 100 }, signal);
       return page.items.map((adapter) => ({ adapter }));
     },

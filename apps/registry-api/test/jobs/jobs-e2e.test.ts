@@ -240,7 +240,7 @@ describe('training jobs end to end (registry + Redis + two worker processes)', (
     assert.equal(job.status, 'succeeded', `${job.error}\n${workers.map((w) => w.output()).join('\n')}`);
     assert.equal(job.result?.metrics?.steps, steps);
     const resumed = job.result?.metrics?.resumedFromStep ?? 0;
-    assert.ok(resumed >= atKill.checkpoint!.step, `resumed at ${resumed}, checkpoint seen ${atKill.checkpoint!.step}`);
+    assert.ok(resumed >= atKill.checkpoint!.step, `resumed at ${resumed}, checkpoint seen ${atKill.checkpoint!.step}\n${JSON.stringify(job.result)}\n${workers.map((w) => w.output()).join("\n")}`);
     const survivor = workers.find((w) => w !== holder)!;
     assert.match(survivor.output(), /\[train e2e-crash\] resumed from the checkpoint at step/);
 

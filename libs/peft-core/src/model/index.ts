@@ -10,3 +10,6 @@ export * from './generation';
 export * from './llama-model';
 export * from './lora-pool';
 export * from './batch-decoder';
+export * from './meteora-wiring';
+export * from './flylora-wiring';
+export * from './xcross-wiring';

@@ -32,14 +32,14 @@ export interface TextFeatureEncoder {
 }
 
 /** Anything that turns text into token ids (the peft-core Tokenizer fits). */
-export interface TextTokenizer {
+export interface CaptionTokenizer {
   encode(text: string): number[];
 }
 
 export interface BaseModelTextEncoderOptions {
   readonly config: ModelConfig;
   readonly weights: ReadonlyMap<string, HostTensor>;
-  readonly tokenizer: TextTokenizer;
+  readonly tokenizer: CaptionTokenizer;
   /** Stable id of the base (its registry name or weights digest): part of the embedding space id. */
   readonly id: string;
   /** Tokens kept per caption (longer ones are truncated). Default 64. */

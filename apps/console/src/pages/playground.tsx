@@ -1,0 +1,259 @@
+import { useRef, useState, type FormEvent } from 'react';
+import { isRecord } from '../api/http';
+import type { Routing } from '../api/types';
+import { useSession } from '../auth/session';
+import { ErrorAlert, Loading, PageHeader, Panel, Tag } from '../components/feedback';
+import { Heatmap } from '../components/heatmap';
+import { useAsync } from '../lib/use-async';
+
+const MERGES = ['cat', 'linear', 'svd'] as const;
+
+interface MixturePart {
+  id: string;
+  weight: string;
+}
+
+/** One streamed piece of text and the routing reported with it. */
+interface StreamedToken {
+  readonly text: string;
+  readonly routing: Routing | undefined;
+}
+
+/**
+ * Router playground: a prompt sent to the router (through the registry's gateway) with a model, an
+ * adapter, or an explicit mixture; the text streams in and each chunk's routing is shown.
+ */
+export function PlaygroundPage() {
+  const { client } = useSession();
+  const models = useAsync(() => client.routerModels(), [client]);
+  const [mode, setMode] = useState<'model' | 'mixture'>('model');
+  const [model, setModel] = useState('');
+  const [parts, setParts] = useState<MixturePart[]>([{ id: '', weight: '0.5' }, { id: '', weight: '0.5' }]);
+  const [merge, setMerge] = useState<(typeof MERGES)[number]>('cat');
+  const [prompt, setPrompt] = useState('hello world');
+  const [maxTokens, setMaxTokens] = useState('24');
+  const [temperature, setTemperature] = useState('0');
+  const [tokens, setTokens] = useState<StreamedToken[]>([]);
+  const [running, setRunning] = useState(false);
+  const [error, setError] = useState<unknown>();
+  const [finish, setFinish] = useState<string | null>(null);
+  const abortRef = useRef<AbortController | null>(null);
+
+  const bases = models.data?.data.filter((m) => m.parent === null) ?? [];
+  const adapters = models.data?.data.filter((m) => m.parent !== null) ?? [];
+  const selectedModel = model || bases[0]?.id || '';
+
+  async function run(event: FormEvent) {
+    event.preventDefault();
+    abortRef.current?.abort();
+    const controller = new AbortController();
+    abortRef.current = controller;
+    setTokens([]);
+    setError(undefined);
+    setFinish(null);
+    setRunning(true);
+    const base = mode === 'mixture' ? (bases[0]?.id ?? '') : selectedModel;
+    const body: Record<string, unknown> = { model: base, prompt, max_tokens: Number(maxTokens), temperature: Number(temperature) };
+    if (mode === 'mixture') {
+      body.adapters = parts.filter((p) => p.id !== '').map((p) => ({ id: p.id.split(':').pop(), weight: Number(p.weight) }));
+      body.merge = merge;
+    }
+    try {
+      await client.streamCompletion(
+        body,
+        (event) => {
+          if (event.data === '[DONE]') return;
+          const chunk: unknown = JSON.parse(event.data);
+          if (!isRecord(chunk)) return;
+          if (isRecord(chunk.error)) throw new Error(String(chunk.error.message));
+          const choice = Array.isArray(chunk.choices) && isRecord(chunk.choices[0]) ? chunk.choices[0] : undefined;
+          if (choice === undefined) return;
+          const text = typeof choice.text === 'string' ? choice.text : '';
+          const routing = isRecord(chunk.routing) ? (chunk.routing as unknown as Routing) : undefined;
+          if (text !== '') setTokens((t) => [...t, { text, routing }]);
+          if (typeof choice.finish_reason === 'string') setFinish(choice.finish_reason);
+        },
+        controller.signal,
+      );
+    } catch (e) {
+      if (!controller.signal.aborted) setError(e);
+    } finally {
+      if (abortRef.current === controller) setRunning(false);
+    }
+  }
+
+  const routing = tokens.find((t) => t.routing)?.routing;
+  return (
+    <>
+      <PageHeader title="Router playground" description="Send a prompt to the router and watch which adapters it uses." />
+      {models.error !== undefined && <ErrorAlert error={models.error} title="The router is not reachable" />}
+      {models.loading && <Loading label="Asking the router for its models…" />}
+      <div className="grid-2">
+        <Panel title="Request">
+          <form onSubmit={run} aria-label="Playground request" className="stack">
+            <fieldset className="segmented">
+              <legend>Route by</legend>
+              <label>
+                <input type="radio" name="mode" value="model" checked={mode === 'model'} onChange={() => setMode('model')} /> Model or adapter
+              </label>
+              <label>
+                <input type="radio" name="mode" value="mixture" checked={mode === 'mixture'} onChange={() => setMode('mixture')} /> Mixture of adapters
+              </label>
+            </fieldset>
+            {mode === 'model' ? (
+              <div className="field">
+                <label htmlFor="pg-model">Model</label>
+                <select id="pg-model" value={selectedModel} onChange={(e) => setModel(e.target.value)}>
+                  <optgroup label="Base models">
+                    {bases.map((m) => (
+                      <option key={m.id} value={m.id}>
+                        {m.id}
+                      </option>
+                    ))}
+                  </optgroup>
+                  <optgroup label="Adapters">
+                    {adapters.map((m) => (
+                      <option key={m.id} value={m.id}>
+                        {m.id}
+                      </option>
+                    ))}
+                  </optgroup>
+                </select>
+              </div>
+            ) : (
+              <fieldset className="mixture">
+                <legend>Adapters and weights</legend>
+                {parts.map((part, i) => (
+                  <div className="inline-form" key={i}>
+                    <div className="field field-grow">
+                      <label htmlFor={`pg-adapter-${i}`}>Adapter {i + 1}</label>
+                      <select id={`pg-adapter-${i}`} value={part.id} onChange={(e) => setParts(parts.map((p, k) => (k === i ? { ...p, id: e.target.value } : p)))}>
+                        <option value="">None</option>
+                        {adapters.map((m) => (
+                          <option key={m.id} value={m.id}>
+                            {m.id}
+                          </option>
+                        ))}
+                      </select>
+                    </div>
+                    <div className="field">
+                      <label htmlFor={`pg-weight-${i}`}>Weight</label>
+                      <input id={`pg-weight-${i}`} type="number" step="0.05" value={part.weight} onChange={(e) => setParts(parts.map((p, k) => (k === i ? { ...p, weight: e.target.value } : p)))} />
+                    </div>
+                  </div>
+                ))}
+                <div className="field">
+                  <label htmlFor="pg-merge">Merge method</label>
+                  <select id="pg-merge" value={merge} onChange={(e) => setMerge(e.target.value as (typeof MERGES)[number])}>
+                    {MERGES.map((m) => (
+                      <option key={m}>{m}</option>
+                    ))}
+                  </select>
+                </div>
+              </fieldset>
+            )}
+            <div className="field">
+              <label htmlFor="pg-prompt">Prompt</label>
+              <textarea id="pg-prompt" rows={4} value={prompt} onChange={(e) => setPrompt(e.target.value)} required />
+            </div>
+            <div className="inline-form">
+              <div className="field">
+                <label htmlFor="pg-max">Max tokens</label>
+                <input id="pg-max" type="number" min={1} max={512} value={maxTokens} onChange={(e) => setMaxTokens(e.target.value)} />
+              </div>
+              <div className="field">
+                <label htmlFor="pg-temp">Temperature</label>
+                <input id="pg-temp" type="number" min={0} max={2} step="0.1" value={temperature} onChange={(e) => setTemperature(e.target.value)} />
+              </div>
+            </div>
+            <div className="form-actions">
+              {running && (
+                <button type="button" className="button" onClick={() => abortRef.current?.abort()}>
+                  Stop
+                </button>
+              )}
+              <button type="submit" className="button button-primary" disabled={running || selectedModel === ''}>
+                {running ? 'Generating…' : 'Run'}
+              </button>
+            </div>
+          </form>
+        </Panel>
+        <Panel title="Output">
+          {error !== undefined && <ErrorAlert error={error} title="The request failed" />}
+          <output className="completion" aria-live="polite" aria-busy={running} htmlFor="pg-prompt" data-testid="completion">
+            {tokens.length === 0 && !running ? <span className="muted">The streamed text appears here.</span> : tokens.map((t) => t.text).join('')}
+            {running && <span className="cursor" aria-hidden="true" />}
+          </output>
+          {finish && <p className="muted">Finished: {finish === 'length' ? 'token limit reached' : 'stop'} · {tokens.length} chunks</p>}
+          {routing && <RoutingSummary routing={routing} />}
+        </Panel>
+      </div>
+      {routing && <RoutingHeatmap tokens={tokens} />}
+    </>
+  );
+}
+
+function RoutingSummary({ routing }: { routing: Routing }) {
+  return (
+    <section aria-label="Routing" className="routing">
+      <h3>Routing</h3>
+      <dl className="facts facts-compact">
+        <div>
+          <dt>Strategy</dt>
+          <dd data-testid="routing-strategy">{routing.strategy}</dd>
+        </div>
+        <div>
+          <dt>Base</dt>
+          <dd>{routing.base}</dd>
+        </div>
+        {routing.merge && (
+          <div>
+            <dt>Merge</dt>
+            <dd>{routing.merge}</dd>
+          </div>
+        )}
+      </dl>
+      <p className="tags" data-testid="routing-adapters">
+        {routing.adapters.length === 0 ? (
+          <span className="muted">No adapter (base model only).</span>
+        ) : (
+          routing.adapters.map((a) => (
+            <Tag key={a.id}>
+              {a.id} × {a.weight}
+            </Tag>
+          ))
+        )}
+      </p>
+    </section>
+  );
+}
+
+/**
+ * Adapter weights per generated token (rows) — or per layer when the strategy reports layer
+ * weights. Explicit and mixture routing give the same weights for every token; learned strategies
+ * vary them, and the heatmap shows that.
+ */
+function RoutingHeatmap({ tokens }: { tokens: readonly StreamedToken[] }) {
+  const last = tokens.findLast((t) => t.routing)?.routing;
+  if (last === undefined || last.adapters.length === 0) return null;
+  const columns = last.adapters.map((a) => a.id);
+  if (last.layerWeights && last.layerWeights.length > 0) {
+    return (
+      <Panel title="Adapter weights per layer">
+        <Heatmap caption="Gate weight of each adapter in each layer" rowHeader="Layer" rows={last.layerWeights.map((_, i) => `layer ${i}`)} columns={columns} values={last.layerWeights} />
+      </Panel>
+    );
+  }
+  const shown = tokens.slice(0, 64);
+  return (
+    <Panel title="Adapter weights per token">
+      <Heatmap
+        caption={`Weight of each adapter for each streamed token${tokens.length > shown.length ? ` (first ${shown.length})` : ''}`}
+        rowHeader="Token"
+        rows={shown.map((t, i) => `${i + 1}: ${JSON.stringify(t.text)}`)}
+        columns={columns}
+        values={shown.map((t) => columns.map((c) => t.routing?.adapters.find((a) => a.id === c)?.weight ?? 0))}
+      />
+    </Panel>
+  );
+}

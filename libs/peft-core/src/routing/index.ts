@@ -1,0 +1,5 @@
+export * from './router-artifact';
+export * from './optimize';
+export * from './meteora-train';
+export * from './flylora';
+export * from './xcross-train';
