@@ -129,6 +129,11 @@ interface Row {
   readonly goal?: string;
 }
 
+/** Progress on stderr while the table builds (the whole run takes minutes). */
+function note(message: string): void {
+  process.stderr.write(`  … ${message}\n`);
+}
+
 async function timed<T>(fn: () => Promise<T>): Promise<[T, number]> {
   const t0 = performance.now();
   const result = await fn();
@@ -205,14 +210,17 @@ async function runOn(db: BenchDb): Promise<Row[]> {
 
   const [, migrateMs] = await timed(() => applyMigrations(db, readMigrations()));
   rows.push({ metric: 'migrations (registry SQL)', value: `${migrateMs.toFixed(0)} ms` });
+  note('seeding the catalog');
   const [versionIds, seedMs] = await timed(() => seedCatalog(db));
   rows.push({ metric: `catalog seed (${N} adapters+versions+tags)`, value: `${(seedMs / 1000).toFixed(1)} s` });
 
   // Build the index after the load, as a bulk import would: much faster than N incremental inserts.
   await db.exec('DROP INDEX "Embedding_vector_hnsw_idx"');
+  note(`inserting ${N} embeddings`);
   const [, insertMs] = await timed(() => insertEmbeddings(db, versionIds, data));
   rows.push({ metric: `insert ${N} vectors (batches of ${INSERT_BATCH}, no index)`, value: `${(insertMs / 1000).toFixed(1)} s (${((N / insertMs) * 1000).toFixed(0)} rows/s)` });
   await db.exec(`SET maintenance_work_mem = '512MB'`);
+  note('building the HNSW index');
   const [, buildMs] = await timed(() =>
     db.exec(`CREATE INDEX "Embedding_vector_hnsw_idx" ON "Embedding" USING hnsw ("vector" vector_cosine_ops) WITH (m = ${M}, ef_construction = ${EF_CONSTRUCTION})`),
   );
@@ -222,6 +230,7 @@ async function runOn(db: BenchDb): Promise<Row[]> {
   const unfiltered = searchSql('none', false);
   if (!(await planUsesHnsw(db, unfiltered, queries[0]!))) throw new Error('the planner does not use the HNSW index for the unfiltered query; the figures below would be exact scans');
 
+  note(`exact top-${K} of ${QUERIES} queries`);
   const truth: string[][] = [];
   const exactTimes: number[] = [];
   for (const q of queries) {
@@ -234,6 +243,7 @@ async function runOn(db: BenchDb): Promise<Row[]> {
 
   let chosen: { ef: number; recall: number; p50: number; p95: number } | undefined;
   for (const ef of EF_SEARCH) {
+    note(`HNSW queries at ef_search=${ef}`);
     await db.exec(`SET hnsw.ef_search = ${ef}`);
     for (const q of queries.slice(0, 10)) await search(db, unfiltered, q); // warm the index pages
     let recall = 0;
@@ -260,6 +270,7 @@ async function runOn(db: BenchDb): Promise<Row[]> {
   await db.exec(`SET hnsw.ef_search = ${ef}`);
 
   for (const filter of ['tag', 'base'] as const) {
+    note(`filtered queries (${filter})`);
     const exactSql = searchSql(filter, true);
     const hnswSql = searchSql(filter, false);
     const filteredQueries = queries.slice(0, FILTERED_QUERIES);

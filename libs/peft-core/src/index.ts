@@ -28,3 +28,4 @@ export * from './datasets';
 export * from './train';
 export * from './retrieval';
 export * from './routing';
+export * from './transfer';

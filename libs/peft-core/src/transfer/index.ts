@@ -1,0 +1,5 @@
+export * from './base-model';
+export * from './synthetic-prompts';
+export * from './discriminator-artifact';
+export * from './discriminator';
+export * from './transfer-adapter';

@@ -1,0 +1,276 @@
+/**
+ * Trans-LoRA transfer (ALGORITHMS.md): move a LoRA from a source base to a target base without its
+ * training data. The target base writes candidate prompts from a few seed examples, the
+ * discriminator keeps the ones it calls real, the teacher (source base + source LoRA) answers
+ * them greedily, and a target LoRA is trained on the (prompt, answer) text pairs with the target's
+ * own tokenizer — text-level distillation, so the two bases may have different vocabularies.
+ */
+import { createHash } from 'node:crypto';
+import { PeftCoreError } from '../errors';
+import type { PeftAdapter } from '../formats/peft-adapter';
+import type { LoraWeights } from '../lora/adapter';
+import { LlamaModel } from '../model/llama-model';
+import { encodePrompt, type PromptCompletionTrainingExample } from '../train/data';
+import { residualAdapterForOriginalBase, toPeftAdapter } from '../train/export';
+import type { LoraSpec } from '../train/lora-setup';
+import { Trainer, type TrainerOptions } from '../train/trainer';
+import { Rng } from '../util/rng';
+import { checkAdapterFitsBase, checkSeeds, checkTokenizerFitsModel, type BaseModel, type SizedTokenizer } from './base-model';
+import type { Discriminator } from './discriminator';
+import { generateSyntheticPrompts, type SyntheticPromptOptions } from './synthetic-prompts';
+
+export type TransferPhase = 'generate' | 'filter' | 'answer' | 'train' | 'export';
+
+export interface TransferProgressEvent {
+  readonly phase: TransferPhase;
+  /** Units done in this phase (prompts, or optimizer steps in 'train') of `total`. */
+  readonly done: number;
+  readonly total: number;
+  /** Training loss at this step ('train' only). */
+  readonly loss?: number;
+}
+
+export interface TransferOptions {
+  /** Candidate prompts the target base should produce (before filtering). */
+  readonly candidates: number;
+  /** Seeds every random choice of the run (few-shot draws, sampling, training). */
+  readonly seed: number;
+  readonly generation?: Omit<SyntheticPromptOptions, 'signal' | 'onBatch'>;
+  /** Token budget of a teacher answer (default 64). Answers that hit it are dropped (cut short). */
+  readonly answerMaxNewTokens?: number;
+  /** Prompts per teacher / discriminator batch (default 16). */
+  readonly batchSize?: number;
+  /** Fewer accepted prompts than this is an error (default 1). */
+  readonly minAccepted?: number;
+  /** The student's training run (mode is always 'lora'; seed defaults to options.seed). */
+  readonly training: Omit<TrainerOptions, 'mode' | 'seed' | 'lora'> & { readonly lora: LoraSpec; readonly seed?: number };
+  /** Written as the target adapter's base_model_name_or_path. */
+  readonly targetBaseName?: string;
+}
+
+export interface TransferInput {
+  readonly sourceBase: BaseModel;
+  readonly sourceAdapter: LoraWeights;
+  readonly sourceTokenizer: SizedTokenizer;
+  readonly targetBase: BaseModel;
+  readonly targetTokenizer: SizedTokenizer;
+  /** Real task prompts shown to the target base (the paper uses 5). */
+  readonly seeds: readonly string[];
+  /** Without one, every candidate is kept: the "unfiltered" ablation. */
+  readonly discriminator?: Discriminator;
+  /** The registry's reference of the source adapter (e.g. "name@version"), recorded in the lineage. */
+  readonly sourceAdapterRef?: string;
+  readonly options: TransferOptions;
+  readonly onProgress?: (event: TransferProgressEvent) => void;
+  readonly signal?: AbortSignal;
+}
+
+export interface TransferStats {
+  readonly generate: { readonly requested: number; readonly generated: number; readonly generations: number; readonly droppedEmpty: number; readonly droppedDuplicate: number; readonly truncated: number };
+  readonly filter: { readonly filtered: boolean; readonly candidates: number; readonly accepted: number; readonly acceptanceRate: number; readonly threshold?: number; readonly meanScore?: number };
+  readonly answer: { readonly prompts: number; readonly answered: number; readonly droppedEmpty: number; readonly droppedTruncated: number };
+  readonly train: { readonly examples: number; readonly steps: number; readonly losses: readonly number[] };
+}
+
+export interface TransferLineage {
+  readonly method: 'trans-lora';
+  readonly sourceAdapterRef?: string;
+  /** sha256 of the seed prompts (JSON array, in order). */
+  readonly seedsHash: string;
+  readonly seedCount: number;
+  readonly filtered: boolean;
+  readonly distillation: 'text';
+  readonly sourceBase: BaseSummary;
+  readonly targetBase: BaseSummary;
+}
+
+export interface BaseSummary {
+  readonly family: string;
+  readonly hiddenSize: number;
+  readonly numLayers: number;
+  readonly vocabSize: number;
+}
+
+export type TransferResult =
+  | { readonly status: 'aborted'; readonly phase: TransferPhase }
+  | {
+      readonly status: 'completed';
+      /** The target LoRA as a PEFT adapter (writePeftAdapterDir / writePeftAdapter to store it). */
+      readonly adapter: PeftAdapter;
+      readonly stats: TransferStats;
+      readonly lineage: TransferLineage;
+      /** The distillation set, for storing as the transfer's dataset. */
+      readonly examples: readonly PromptCompletionTrainingExample[];
+    };
+
+export function seedsHash(seeds: readonly string[]): string {
+  return createHash('sha256').update(JSON.stringify(seeds)).digest('hex');
+}
+
+function summary(base: BaseModel): BaseSummary {
+  const c = base.config;
+  return { family: c.family, hiddenSize: c.hiddenSize, numLayers: c.numLayers, vocabSize: c.vocabSize };
+}
+
+/** Refuses inputs that cannot work, before anything is compiled or generated. */
+export function validateTransferInput(input: TransferInput): void {
+  const separator = input.options.generation?.separator ?? '\n';
+  checkSeeds(input.seeds, separator, 'transferAdapter');
+  checkTokenizerFitsModel(input.sourceBase.config, input.sourceTokenizer, 'transferAdapter (source)');
+  checkTokenizerFitsModel(input.targetBase.config, input.targetTokenizer, 'transferAdapter (target)');
+  checkAdapterFitsBase(input.sourceAdapter, input.sourceBase.config, 'transferAdapter (source adapter vs source base)');
+  if (!Number.isInteger(input.options.candidates) || input.options.candidates < 1) {
+    throw new PeftCoreError('INVALID_ARGUMENT', `transferAdapter: options.candidates must be a positive integer, got ${input.options.candidates}`);
+  }
+}
+
+export async function transferAdapter(input: TransferInput): Promise<TransferResult> {
+  validateTransferInput(input);
+  const { options: o, signal, discriminator } = input;
+  const emit = (event: TransferProgressEvent): void => input.onProgress?.(event);
+  const batchSize = o.batchSize ?? 16;
+  const rng = new Rng(o.seed);
+
+  // (a) The TARGET base writes candidates: they come from the distribution the student will serve.
+  emit({ phase: 'generate', done: 0, total: o.candidates });
+  const target = LlamaModel.create(input.targetBase);
+  let synthetic;
+  try {
+    synthetic = await generateSyntheticPrompts({
+      model: target,
+      tokenizer: input.targetTokenizer,
+      seeds: input.seeds,
+      n: o.candidates,
+      rng,
+      options: { ...o.generation, ...(signal ? { signal } : {}), onBatch: (kept, total) => emit({ phase: 'generate', done: kept, total }) },
+    });
+  } finally {
+    await target.dispose();
+  }
+  if (synthetic.aborted) return { status: 'aborted', phase: 'generate' };
+  const candidates = synthetic.prompts;
+
+  // (b) The discriminator keeps what it calls real; without one everything is kept.
+  emit({ phase: 'filter', done: 0, total: candidates.length });
+  let accepted: string[] = candidates;
+  let meanScore: number | undefined;
+  if (discriminator !== undefined) {
+    accepted = [];
+    let scoreSum = 0;
+    for (let start = 0; start < candidates.length; start += batchSize) {
+      if (signal?.aborted) return { status: 'aborted', phase: 'filter' };
+      const chunk = candidates.slice(start, start + batchSize);
+      const { real, scores } = await discriminator.judge(chunk, { batchSize });
+      chunk.forEach((p, i) => {
+        scoreSum += scores[i]!;
+        if (real[i]) accepted.push(p);
+      });
+      emit({ phase: 'filter', done: Math.min(start + batchSize, candidates.length), total: candidates.length });
+    }
+    meanScore = candidates.length > 0 ? scoreSum / candidates.length : undefined;
+  }
+  const filterStats = {
+    filtered: discriminator !== undefined,
+    candidates: candidates.length,
+    accepted: accepted.length,
+    acceptanceRate: candidates.length > 0 ? accepted.length / candidates.length : 0,
+    ...(discriminator !== undefined ? { threshold: discriminator.threshold } : {}),
+    ...(meanScore !== undefined ? { meanScore } : {}),
+  };
+  const minAccepted = o.minAccepted ?? 1;
+  if (accepted.length < minAccepted) {
+    throw new PeftCoreError(
+      'INVALID_ARGUMENT',
+      `transferAdapter: only ${accepted.length} of ${candidates.length} candidate prompts were accepted (minimum ${minAccepted}); generate more candidates, lower the discriminator threshold, or give better seeds`,
+      { ...filterStats },
+    );
+  }
+
+  // (c) The teacher answers greedily, prompts encoded exactly as its adapter was trained.
+  emit({ phase: 'answer', done: 0, total: accepted.length });
+  const teacher = LlamaModel.create(input.sourceBase);
+  const examples: PromptCompletionTrainingExample[] = [];
+  let droppedEmpty = 0;
+  let droppedTruncated = 0;
+  try {
+    const eos = input.sourceTokenizer.eosTokenId as number;
+    for (let start = 0; start < accepted.length; start += batchSize) {
+      if (signal?.aborted) return { status: 'aborted', phase: 'answer' };
+      const chunk = accepted.slice(start, start + batchSize);
+      const out = await teacher.generate(chunk.map((p) => encodePrompt(input.sourceTokenizer, p)), {
+        maxNewTokens: o.answerMaxNewTokens ?? 64,
+        temperature: 0,
+        stopTokenIds: [eos],
+        padTokenId: eos,
+        lora: input.sourceAdapter,
+      });
+      out.forEach((r, i) => {
+        const completion = input.sourceTokenizer.decode(r.tokens, { skipSpecialTokens: true });
+        // A cut-short answer would teach the student to stop mid-answer (its EOS is appended in training).
+        if (r.finishReason !== 'stop') droppedTruncated++;
+        else if (completion.trim().length === 0) droppedEmpty++;
+        else examples.push({ prompt: chunk[i]!, completion });
+      });
+      emit({ phase: 'answer', done: Math.min(start + batchSize, accepted.length), total: accepted.length });
+    }
+  } finally {
+    await teacher.dispose();
+  }
+  if (examples.length === 0) {
+    throw new PeftCoreError('INVALID_ARGUMENT', `transferAdapter: the teacher gave no usable answer to ${accepted.length} prompts (${droppedTruncated} hit answerMaxNewTokens, ${droppedEmpty} empty)`);
+  }
+
+  // (d) The student: a LoRA on the target base, trained on the text pairs with the target tokenizer.
+  const { lora, seed: trainSeed, ...training } = o.training;
+  const trainerOptions: TrainerOptions = { ...training, mode: 'lora', lora, seed: trainSeed ?? o.seed };
+  const trainer = await Trainer.create({ config: input.targetBase.config, weights: input.targetBase.weights, tokenizer: input.targetTokenizer, train: examples, options: trainerOptions });
+  let weights: LoraWeights;
+  let losses: readonly number[];
+  let steps: number;
+  try {
+    emit({ phase: 'train', done: 0, total: trainer.totalSteps });
+    const result = await trainer.train({
+      ...(signal ? { signal } : {}),
+      onProgress: (e) => emit({ phase: 'train', done: e.step, total: e.totalSteps, loss: e.loss }),
+    });
+    if (result.status !== 'completed') return { status: 'aborted', phase: 'train' };
+    losses = [...result.losses];
+    steps = result.step;
+    weights = trainer.usesResidualBase ? residualAdapterForOriginalBase(trainer.loraWeights(), trainer.initialLora as LoraWeights) : trainer.loraWeights();
+  } finally {
+    await trainer.dispose();
+  }
+
+  // (e) PEFT layout for the registry, with what it came from.
+  emit({ phase: 'export', done: 0, total: 1 });
+  const adapter = toPeftAdapter(weights, { spec: lora, base: input.targetBase.config, ...(o.targetBaseName !== undefined ? { baseModelName: o.targetBaseName } : {}) });
+  emit({ phase: 'export', done: 1, total: 1 });
+  return {
+    status: 'completed',
+    adapter,
+    examples,
+    stats: {
+      generate: {
+        requested: o.candidates,
+        generated: candidates.length,
+        generations: synthetic.generations,
+        droppedEmpty: synthetic.droppedEmpty,
+        droppedDuplicate: synthetic.droppedDuplicate,
+        truncated: synthetic.truncated,
+      },
+      filter: filterStats,
+      answer: { prompts: accepted.length, answered: examples.length, droppedEmpty, droppedTruncated },
+      train: { examples: examples.length, steps, losses },
+    },
+    lineage: {
+      method: 'trans-lora',
+      ...(input.sourceAdapterRef !== undefined ? { sourceAdapterRef: input.sourceAdapterRef } : {}),
+      seedsHash: seedsHash(input.seeds),
+      seedCount: input.seeds.length,
+      filtered: discriminator !== undefined,
+      distillation: 'text',
+      sourceBase: summary(input.sourceBase),
+      targetBase: summary(input.targetBase),
+    },
+  };
+}
