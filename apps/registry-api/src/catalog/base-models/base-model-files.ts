@@ -5,6 +5,7 @@ import {
   readJsonFile,
   readSafetensorsHeader,
   summariseArchitecture,
+  type ArchitectureSummary,
   type ModelConfig,
 } from '../peft/peft-formats';
 
@@ -38,21 +39,11 @@ export interface ValidatedBaseModel {
   readonly summary: BaseModelSummary;
 }
 
-export interface BaseModelSummary extends Record<string, unknown> {
-  readonly family: string;
-  readonly layers: number;
-  readonly hiddenSize: number;
-  readonly intermediateSize: number;
-  readonly heads: number;
-  readonly kvHeads: number;
-  readonly headDim: number;
-  readonly vocabSize: number;
+export interface BaseModelSummary extends ArchitectureSummary, Record<string, unknown> {
   /** Counted from the checkpoint's tensors, so it is what is actually stored. */
   readonly parameters: number;
   /** The dtype of most weights in the checkpoint (e.g. 'F32', 'BF16'). */
   readonly dtype: string;
-  readonly tiedEmbeddings: boolean;
-  readonly contextLength: number;
   readonly files: number;
   readonly totalBytes: number;
 }

@@ -50,7 +50,9 @@ export function parseBaseModelConfig(json: unknown): ModelConfig {
   return parseModelConfig(json);
 }
 
-export function summariseArchitecture(config: ModelConfig): ReturnType<typeof architectureSummary> {
+export type ArchitectureSummary = ReturnType<typeof architectureSummary>;
+
+export function summariseArchitecture(config: ModelConfig): ArchitectureSummary {
   return architectureSummary(config);
 }
 
