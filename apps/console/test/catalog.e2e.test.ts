@@ -27,7 +27,7 @@ after(async () => {
 });
 
 describe('console: sign-in', () => {
-  it('refuses a wrong key with a message, accepts the admin key, and keeps it for the tab only', async () => {
+  it('refuses a wrong key with a message, accepts the admin key, and keeps it for the tab only', { timeout: 60_000 }, async () => {
     const { page, context, errors } = await browser.newPage(server.url);
     await page.goto('/console/adapters');
     // Not signed in: the shell sends the user to the login page.
@@ -52,7 +52,7 @@ describe('console: sign-in', () => {
 });
 
 describe('console: upload an adapter and find it', () => {
-  it('shows validation errors inline, uploads, shows the detail page, and finds it by text with a score', async () => {
+  it('shows validation errors inline, uploads, shows the detail page, and finds it by text with a score', { timeout: 60_000 }, async () => {
     const { page, context, errors } = await browser.newPage(server.url);
     await signIn(page, server.registry.adminKey);
     await page.getByRole('link', { name: 'Upload adapter' }).click();
@@ -106,7 +106,7 @@ describe('console: upload an adapter and find it', () => {
 });
 
 describe('console: API keys', () => {
-  it('revokes a key from the keys page (phone width), after which the key is refused', async () => {
+  it('revokes a key from the keys page (phone width), after which the key is refused', { timeout: 60_000 }, async () => {
     const created = await server.registry.http.post('/api/v1/keys').set('authorization', `Bearer ${server.registry.adminKey}`).send({ name: 'ci-robot', role: 'reader' }).expect(201);
     const robotKey = created.body.key as string;
     await server.registry.http.get('/api/v1/adapters').set('authorization', `Bearer ${robotKey}`).expect(200);

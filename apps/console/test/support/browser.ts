@@ -35,6 +35,8 @@ export async function launchBrowser(): Promise<ConsoleBrowser> {
   return {
     async newPage(baseUrl, viewport = LAPTOP) {
       const context = await browser.newContext({ baseURL: baseUrl, viewport, acceptDownloads: true });
+      // Fail a step in seconds rather than hang the test file.
+      context.setDefaultTimeout(15_000);
       const page = await context.newPage();
       const errors: string[] = [];
       page.on('console', (message) => {

@@ -28,6 +28,8 @@ const auth = (key: string) => ({ authorization: `Bearer ${key}` });
 interface WorkerProcess {
   readonly name: string;
   readonly child: ChildProcess;
+  /** SIGKILLs the worker's whole process group (run-ts.js and the worker it runs). */
+  kill(): void;
   readonly exited: Promise<number | null>;
   output(): string;
 }
@@ -61,6 +63,8 @@ async function spawnWorker(name: string, serviceKey: string): Promise<WorkerProc
       WORKER_INTRA_OP_THREADS: '1',
     },
     stdio: ['ignore', 'pipe', 'pipe'],
+    // Its own process group: run-ts.js runs the worker as a child, and a SIGKILL must reach both.
+    detached: true,
   });
   const ready = new Promise<void>((resolve, reject) => {
     const onData = (d: Buffer): void => {
@@ -72,7 +76,14 @@ async function spawnWorker(name: string, serviceKey: string): Promise<WorkerProc
     child.once('exit', (code) => reject(new Error(`${name} exited with ${code} before it was ready:\n${output}`)));
   });
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-  const worker: WorkerProcess = { name, child, exited, output: () => `--- ${name} ---\n${output}` };
+  const kill = (): void => {
+    try {
+      process.kill(-child.pid!, 'SIGKILL');
+    } catch {
+      // already gone
+    }
+  };
+  const worker: WorkerProcess = { name, child, kill, exited, output: () => `--- ${name} ---\n${output}` };
   workers.push(worker);
   await ready;
   return worker;
@@ -148,7 +159,7 @@ describe('training jobs end to end (registry + Redis + two worker processes)', (
   });
 
   after(async () => {
-    for (const w of workers) w.child.kill('SIGKILL');
+    for (const w of workers) w.kill();
     await Promise.all(workers.map((w) => w.exited));
     await t?.close();
     await redis?.stop();
@@ -231,7 +242,7 @@ describe('training jobs end to end (registry + Redis + two worker processes)', (
     }, 60_000);
     const holder = workers.find((w) => w.output().includes('[train e2e-crash]'));
     assert.ok(holder, 'one worker runs the job');
-    holder.child.kill('SIGKILL');
+    holder.kill();
     await holder.exited;
     const afterKill = await jobView('e2e-crash');
     assert.ok((afterKill.progress.step ?? 0) < steps, `still running when killed (step ${afterKill.progress.step})`);

@@ -15,7 +15,9 @@ export interface DiscriminatorMeta {
   /** Appended to each prompt before the answer token is scored. */
   readonly question: string;
   readonly answers: { readonly real: string; readonly synthetic: string };
-  /** First token of each answer under the discriminator's tokenizer. */
+  /** Leading tokens both answers share (fed after the question before scoring). */
+  readonly answerPrefixTokenIds: readonly number[];
+  /** The first token where each answer differs from the other, under the discriminator's tokenizer. */
   readonly answerTokenIds: { readonly real: number; readonly synthetic: number };
   /** A prompt is called real when p(real) ≥ threshold. */
   readonly threshold: number;
@@ -60,6 +62,8 @@ function parseDiscriminatorMeta(json: unknown, where: string): DiscriminatorMeta
   if (!Number.isInteger(ids?.['real']) || !Number.isInteger(ids?.['synthetic']) || ids?.['real'] === ids?.['synthetic']) {
     throw bad('answerTokenIds.real and answerTokenIds.synthetic must be two different integers');
   }
+  const prefix = m['answerPrefixTokenIds'];
+  if (!Array.isArray(prefix) || !prefix.every((id) => Number.isInteger(id))) throw bad('answerPrefixTokenIds must be an array of integers');
   const base = m['base'] as Record<string, unknown> | undefined;
   for (const k of ['hiddenSize', 'numLayers', 'vocabSize']) if (!Number.isInteger(base?.[k])) throw bad(`base.${k} must be an integer`);
   if (typeof m['training'] !== 'object' || m['training'] === null) throw bad('training must be an object');

@@ -46,11 +46,19 @@ const DEFAULT_LORA: LoraSpec = { r: 8, alpha: 16, targetModules: 'all-linear', i
 const DEFAULT_QUESTION = '\nIs this real?';
 const DEFAULT_ANSWERS = { real: ' yes', synthetic: ' no' } as const;
 
-/** The first token of `answer`: the one whose logit is compared at scoring time. */
-function answerToken(tokenizer: SizedTokenizer, answer: string): number {
-  const ids = tokenizer.encode(answer, { addSpecialTokens: false });
-  if (ids.length === 0) throw new PeftCoreError('INVALID_ARGUMENT', `discriminator answer ${JSON.stringify(answer)} encodes to no tokens`);
-  return ids[0]!;
+/**
+ * Where the two answers part: their shared leading tokens (e.g. a lone space under a byte-level
+ * tokenizer with few merges) and the first token of each after it, whose logits are compared.
+ */
+export function answerTokens(tokenizer: SizedTokenizer, answers: { readonly real: string; readonly synthetic: string }): { prefix: number[]; real: number; synthetic: number } {
+  const real = tokenizer.encode(answers.real, { addSpecialTokens: false });
+  const synthetic = tokenizer.encode(answers.synthetic, { addSpecialTokens: false });
+  let k = 0;
+  while (k < real.length && k < synthetic.length && real[k] === synthetic[k]) k++;
+  if (k === real.length || k === synthetic.length) {
+    throw new PeftCoreError('INVALID_ARGUMENT', `discriminator answers ${JSON.stringify(answers.real)} and ${JSON.stringify(answers.synthetic)} do not differ in a token (one is a prefix of the other)`);
+  }
+  return { prefix: real.slice(0, k), real: real[k]!, synthetic: synthetic[k]! };
 }
 
 /**
@@ -66,10 +74,7 @@ export async function trainDiscriminator(input: TrainDiscriminatorInput): Promis
   }
   const question = o.question ?? DEFAULT_QUESTION;
   const answers = o.answers ?? DEFAULT_ANSWERS;
-  const answerTokenIds = { real: answerToken(tokenizer, answers.real), synthetic: answerToken(tokenizer, answers.synthetic) };
-  if (answerTokenIds.real === answerTokenIds.synthetic) {
-    throw new PeftCoreError('INVALID_ARGUMENT', `discriminator answers ${JSON.stringify(answers.real)} and ${JSON.stringify(answers.synthetic)} start with the same token`);
-  }
+  const { prefix, ...answerTokenIds } = answerTokens(tokenizer, answers);
   const threshold = o.threshold ?? 0.5;
   if (!(threshold > 0 && threshold < 1)) throw new PeftCoreError('INVALID_ARGUMENT', `discriminator threshold must be in (0, 1), got ${threshold}`);
   const seed = o.seed ?? 1;
@@ -101,6 +106,7 @@ export async function trainDiscriminator(input: TrainDiscriminatorInput): Promis
       format: DISCRIMINATOR_FORMAT,
       question,
       answers: { real: answers.real, synthetic: answers.synthetic },
+      answerPrefixTokenIds: prefix,
       answerTokenIds,
       threshold,
       base: { family: base.config.family, hiddenSize: base.config.hiddenSize, numLayers: base.config.numLayers, vocabSize: base.config.vocabSize },
@@ -147,11 +153,10 @@ export class Discriminator {
     const { base, tokenizer, artifact } = input;
     checkTokenizerFitsModel(base.config, tokenizer, 'discriminator');
     checkAdapterFitsBase(artifact.adapter.weights, base.config, 'discriminator');
-    const { answerTokenIds } = artifact.meta;
-    for (const [side, answer] of Object.entries(artifact.meta.answers) as [keyof typeof answerTokenIds, string][]) {
-      if (answerToken(tokenizer, answer) !== answerTokenIds[side]) {
-        throw new PeftCoreError('TOKENIZER_INVALID', `discriminator: answer ${JSON.stringify(answer)} does not encode to token ${answerTokenIds[side]} with this tokenizer (not the tokenizer it was trained with)`);
-      }
+    const { answerTokenIds, answerPrefixTokenIds } = artifact.meta;
+    const encoded = answerTokens(tokenizer, artifact.meta.answers);
+    if (encoded.real !== answerTokenIds.real || encoded.synthetic !== answerTokenIds.synthetic || encoded.prefix.join(',') !== answerPrefixTokenIds.join(',')) {
+      throw new PeftCoreError('TOKENIZER_INVALID', 'discriminator: its answers do not encode to the stored answer tokens with this tokenizer (not the tokenizer it was trained with)');
     }
     return new Discriminator(artifact, tokenizer, LlamaModel.create(base));
   }
@@ -161,16 +166,17 @@ export class Discriminator {
   }
 
   /**
-   * p(real) per prompt: softmax over just the two answer tokens' logits after the question, i.e.
+   * p(real) per prompt: softmax over just the two answer tokens' logits after the question (and
+   * the answers' shared leading tokens, if any), i.e.
    * sigmoid(logit_real − logit_synthetic). One generation step per batch (the decode graph's
    * prefill left-pads prompts of different lengths), its logits observed through onLogits.
    */
   async score(prompts: readonly string[], options: DiscriminatorScoreOptions = {}): Promise<number[]> {
-    const { question, answerTokenIds } = this.artifact.meta;
+    const { question, answerTokenIds, answerPrefixTokenIds } = this.artifact.meta;
     const batchSize = options.batchSize ?? 32;
     const scores = new Array<number>(prompts.length).fill(Number.NaN);
     for (let start = 0; start < prompts.length; start += batchSize) {
-      const chunk = prompts.slice(start, start + batchSize).map((p) => encodePrompt(this.tokenizer, `${p}${question}`));
+      const chunk = prompts.slice(start, start + batchSize).map((p) => [...encodePrompt(this.tokenizer, `${p}${question}`), ...answerPrefixTokenIds]);
       await this.model.generate(chunk, {
         maxNewTokens: 1,
         padTokenId: this.tokenizer.eosTokenId as number,

@@ -4,6 +4,9 @@
  * stand in for two model families.
  */
 import type { ModelConfig } from '../../src/formats/model-config';
+import type { LoraWeights } from '../../src/lora/adapter';
+import type { LlamaModel } from '../../src/model/llama-model';
+import { encodePrompt } from '../../src/train/data';
 import { randomModelConfig } from '../../src/testing/random-model';
 import { Tokenizer } from '../../src/tokenizer/tokenizer';
 import { trainByteLevelBpe } from '../../src/tokenizer/train-bpe';
@@ -52,4 +55,16 @@ export function tinyConfig(tokenizer: Tokenizer, hidden: number): ModelConfig {
     bosTokenId: tokenizer.bosTokenId ?? 0,
     eosTokenId: tokenizer.eosTokenId ?? 0,
   });
+}
+
+/** Greedy exact-match accuracy of `model` (+ adapter) on task examples, prompts encoded as in training. */
+export async function taskAccuracy(
+  model: LlamaModel,
+  tokenizer: Tokenizer,
+  examples: readonly TaskExample[],
+  lora?: LoraWeights,
+): Promise<number> {
+  const eos = tokenizer.eosTokenId as number;
+  const out = await model.generate(examples.map((e) => encodePrompt(tokenizer, e.prompt)), { maxNewTokens: 4, stopTokenIds: [eos], padTokenId: eos, ...(lora ? { lora } : {}) });
+  return out.filter((r, i) => r.finishReason === 'stop' && tokenizer.decode(r.tokens, { skipSpecialTokens: true }) === examples[i]!.completion).length / examples.length;
 }
