@@ -24,6 +24,7 @@ export function launchContext(env: NodeJS.ProcessEnv, root: string): LaunchConte
   };
   const host = env.HOST || '127.0.0.1';
   const apiPort = port('PORT', 8080);
+  const routerPort = port('ROUTER_PORT', 8090);
   const dataDir = resolve(root, env.DATA_DIR || '.data');
   let redis: LaunchContext['redis'];
   if (env.REDIS_URL) {
@@ -34,5 +35,5 @@ export function launchContext(env: NodeJS.ProcessEnv, root: string): LaunchConte
     redis = { managed: true, port: redisPort, url: `redis://127.0.0.1:${redisPort}` };
   }
   if (problems.length > 0) throw new LaunchConfigError(problems);
-  return { root, dataDir, host, apiPort, redis, env };
+  return { root, dataDir, host, apiPort, routerPort, redis, env };
 }

@@ -7,6 +7,7 @@ export interface LaunchContext {
   dataDir: string;
   host: string;
   apiPort: number;
+  routerPort: number;
   /** A Redis the launcher starts (port), or one the user gave with REDIS_URL. */
   redis: { managed: true; port: number; url: string } | { managed: false; url: string };
   env: NodeJS.ProcessEnv;
@@ -74,10 +75,11 @@ export function platformServices(ctx: LaunchContext): ServiceSpec[] {
       ports: [{ host: ctx.host, port: ctx.apiPort, variable: 'PORT' }],
     }),
     workspaceScript(ctx, 'router', 'apps/router', 'start', {
-      env: { HOST: ctx.host, PORT: '8090', REGISTRY_API_KEY_FILE: bootstrapKeyFile(ctx) },
-      readiness: { kind: 'http', url: `http://${ctx.host}:8090/readyz` },
-      ports: [{ host: ctx.host, port: 8090, variable: 'PORT' }],
+      env: { HOST: ctx.host, PORT: String(ctx.routerPort), REGISTRY_API_KEY_FILE: bootstrapKeyFile(ctx) },
+      readiness: { kind: 'http', url: `http://${ctx.host}:${ctx.routerPort}/readyz` },
+      ports: [{ host: ctx.host, port: ctx.routerPort, variable: 'ROUTER_PORT' }],
     }),
+    workspaceScript(ctx, 'trainer-worker', 'apps/trainer-worker', 'start', { env: { SERVICE_KEY_FILE: bootstrapKeyFile(ctx) } }),
   );
   return services;
 }
@@ -90,6 +92,7 @@ export function platformUrls(ctx: LaunchContext): ServiceUrl[] {
     { label: 'API docs (OpenAPI)', url: `${api}/api/docs` },
     { label: 'GraphQL', url: `${api}/graphql` },
     { label: 'Console', url: `${api}/console` },
+    { label: 'Router (OpenAI API)', url: `http://${ctx.host}:${ctx.routerPort}/v1` },
   ];
 }
 

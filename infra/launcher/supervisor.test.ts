@@ -110,7 +110,7 @@ describe('launcher settings', () => {
     assert.equal(ctx.apiPort, 8080);
     assert.equal(ctx.dataDir, '/repo/.data');
     const names = platformServices(ctx).map((s) => s.name);
-    assert.deepEqual(names, ['redis', 'registry-api', 'router']);
+    assert.deepEqual(names, ['redis', 'registry-api', 'router', 'trainer-worker']);
     const api = platformServices(ctx)[1]!;
     assert.equal(api.env.REDIS_URL, 'redis://127.0.0.1:6390');
     assert.equal(api.env.BOOTSTRAP_KEY_FILE, '/repo/.data/bootstrap-admin-key');
@@ -119,7 +119,7 @@ describe('launcher settings', () => {
 
   it('uses a given REDIS_URL instead of starting Redis, and reports every bad setting at once', () => {
     const ctx = launchContext({ REDIS_URL: 'redis://cache:6379', PORT: '9000' }, '/repo');
-    assert.deepEqual(platformServices(ctx).map((s) => s.name), ['registry-api', 'router']);
+    assert.deepEqual(platformServices(ctx).map((s) => s.name), ['registry-api', 'router', 'trainer-worker']);
     assert.throws(() => launchContext({ PORT: 'eighty', REDIS_PORT: '70000' }, '/repo'), (error: unknown) => {
       assert.ok(error instanceof LaunchConfigError);
       assert.match(error.message, /PORT must be a port number.*\n.*REDIS_PORT must be a port number/);

@@ -7,6 +7,7 @@
  *   BLOB_STORE, BLOB_DIR, S3_*   the object store (see @palette/object-store blobStoreOptionsFromEnv)
  *   REGISTRY_URL, SERVICE_KEY    where results are registered; both or neither (neither: results
  *                                stay in BullMQ's return value only)
+ *   SERVICE_KEY_FILE             instead of SERVICE_KEY: a file holding the key (the launcher's key file)
  *   WORKER_QUEUES                comma-separated kinds to consume (default: all)
  *   WORKER_CONCURRENCY_<KIND>    jobs of that kind at once in this process (default 1)
  *   WORKER_MAX_CONCURRENT_JOBS   cap across all queues in this process (default 1)
@@ -18,6 +19,7 @@
  *   WORKER_INTRA_OP_THREADS      onnxruntime threads per session (default: onnxruntime's choice)
  *   WORKER_DEVICE                onnxruntime device: cpu (default), cuda, webgpu
  */
+import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { JOB_KINDS, isJobKind, type JobKind } from '@palette/job-contracts';
 import { blobStoreOptionsFromEnv, type BlobStoreOptions } from '@palette/object-store';
@@ -78,7 +80,15 @@ export function parseWorkerConfig(env: NodeJS.ProcessEnv): WorkerConfig {
 
   let registry: RegistryConfig | undefined;
   const registryUrl = env.REGISTRY_URL || undefined;
-  const serviceKey = env.SERVICE_KEY || undefined;
+  let serviceKey = env.SERVICE_KEY || undefined;
+  if (serviceKey === undefined && env.SERVICE_KEY_FILE) {
+    try {
+      serviceKey = readFileSync(env.SERVICE_KEY_FILE, 'utf8').trim() || undefined;
+      if (serviceKey === undefined) problems.push(`SERVICE_KEY_FILE ${env.SERVICE_KEY_FILE} is empty`);
+    } catch (e) {
+      problems.push(`SERVICE_KEY_FILE cannot be read: ${(e as Error).message}`);
+    }
+  }
   if ((registryUrl === undefined) !== (serviceKey === undefined)) {
     problems.push('REGISTRY_URL and SERVICE_KEY must be set together (or neither, to keep results in the queue only)');
   } else if (registryUrl !== undefined && serviceKey !== undefined) {

@@ -1,10 +1,9 @@
 /**
  * Where finished jobs register their results.
  *
- * NOT LIVE YET: the registry route below (POST /api/v1/internal/jobs/:id/result) is added to
- * registry-api in a later round. Until then a worker runs without REGISTRY_URL/SERVICE_KEY and
- * results stay in BullMQ's return value; the HTTP sink is tested against a stub server that
- * implements the contract:
+ * registry-api's internal route POST /api/v1/internal/jobs/:id/result (src/jobs/) registers them;
+ * without REGISTRY_URL/SERVICE_KEY results stay in BullMQ's return value. The contract (the
+ * worker's own tests use a stub server implementing it; registry-api's job e2e test the real one):
  * - body: JobResultSubmission JSON; headers: `Authorization: Bearer <SERVICE_KEY>`,
  *   `Idempotency-Key: <job id>`;
  * - 200/201: registered; a repeat with the same key must return the first registration (200)

@@ -18,7 +18,7 @@ import { DatabaseService } from '../../src/database';
 import { JobStateMirror } from '../../src/jobs/job-state-mirror';
 import { startRedisServer, type RedisServer } from '../../../../tools/testing/redis-server';
 import { buildJobFixture, type JobFixture } from './job-fixtures';
-import { openSse, type SseEvent } from './sse-client';
+import { openSse, type SseEvent, type SseStream } from './sse-client';
 
 const ROOT = path.resolve(__dirname, '../../../..');
 const RUN_TS = path.join(ROOT, 'tools/run-ts.js');
@@ -89,17 +89,18 @@ async function spawnWorker(name: string, serviceKey: string): Promise<WorkerProc
   return worker;
 }
 
+let datasetRef: string;
+
 function trainSpec(adapter: string, steps: number, everySteps: number): Record<string, unknown> {
   return {
     kind: 'train',
     baseModel: 'tiny-base',
-    dataset: { ref: 'reverse-word-data' === adapter ? adapter : datasetRef },
+    dataset: { ref: datasetRef },
     adapter: { name: adapter, description: `reverses words (${adapter})`, tags: ['world', 'e2e'] },
     hyperparameters: { steps, batchSize: 4, lr: 5e-3, warmupSteps: 0, seed: 3, lora: { r: 4, alpha: 8 } },
     checkpointing: { everySteps },
   };
 }
-let datasetRef: string;
 
 async function submit(id: string, spec: Record<string, unknown>): Promise<void> {
   const res = await t.http.post('/api/v1/jobs').set(auth(writer)).set('Idempotency-Key', id).send(spec);
@@ -168,7 +169,7 @@ describe('training jobs end to end (registry + Redis + two worker processes)', (
 
   it('3 jobs followed over SSE all succeed; their adapters appear in the catalog with lineage and metrics', async () => {
     const ids = ['e2e-1', 'e2e-2', 'e2e-3'];
-    const streams = [];
+    const streams: SseStream[] = [];
     for (const [i, id] of ids.entries()) {
       await submit(id, trainSpec(`reverse-lora-${i + 1}`, 40, 20));
       streams.push(await openSse(`${baseUrl}/api/v1/jobs/${id}/events`, writer));

@@ -80,8 +80,15 @@ export interface WorldPretrainRecipe {
   readonly weightDecay: number;
   readonly maxGradNorm: number;
   readonly seed: number;
-  /** Documents are packed into rows of this many tokens. */
+  /** Longest training row in tokens (documents are short; longer ones are cut). */
   readonly maxSeqLen: number;
+  /**
+   * Pack documents into rows of maxSeqLen tokens, or give each document its own row. Packing
+   * wastes no padding, but a packed copy question sees the previous documents' letters too:
+   * at the start of training attention spreads over the whole 128-token row, and the signal
+   * that the answer's letter sits in the current question is several times weaker.
+   */
+  readonly packing: boolean;
   /**
    * Train the corpus's question/answer documents on their answers only (prompt/completion
    * examples) instead of on every token. The questions' inputs are random letters whose loss
@@ -158,6 +165,7 @@ export const FULL_WORLD_RECIPE: WorldRecipe = {
     maxGradNorm: 1,
     seed: 1,
     maxSeqLen: 128,
+    packing: false,
     answerOnlyCopyLoss: true,
   },
   lora: {
@@ -361,7 +369,7 @@ export function pretrainTrainerOptions(recipe: WorldRecipe): TrainerOptions {
     maxGradNorm: p.maxGradNorm,
     seed: p.seed,
     maxSeqLen: p.maxSeqLen,
-    packing: true,
+    packing: p.packing,
   };
 }
 
