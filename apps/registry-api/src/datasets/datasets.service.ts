@@ -21,9 +21,9 @@ export const DATASET_OWNER = 'dataset';
 const SHA256 = /^[0-9a-f]{64}$/;
 
 /** Multipart limits of a dataset upload: one JSONL file part up to MAX_DATASET_BYTES and a few small fields. */
-export function datasetMultipartPolicy(config: Pick<AppConfig, 'maxDatasetBytes'>, extraFields: readonly string[] = []): MultipartPolicy {
+export function datasetMultipartPolicy(config: Pick<AppConfig, 'maxDatasetBytes'>): MultipartPolicy {
   return {
-    fileLimit: (field) => (field === DATASET_FILE_FIELD || extraFields.includes(field) ? config.maxDatasetBytes : undefined),
+    fileLimit: (field) => (field === DATASET_FILE_FIELD ? config.maxDatasetBytes : undefined),
     maxTotalBytes: config.maxDatasetBytes,
     maxFiles: 1,
     maxFieldBytes: 64 * 1024,
