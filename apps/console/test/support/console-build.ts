@@ -43,7 +43,7 @@ export function ensureConsoleBuilt(): string {
   }
   try {
     if (!consoleBuildIsStale()) return CONSOLE_DIST;
-    const vite = require.resolve('vite/bin/vite.js', { paths: [CONSOLE_ROOT] });
+    const vite = path.join(path.dirname(require.resolve('vite/package.json', { paths: [CONSOLE_ROOT] })), 'bin/vite.js');
     const result = spawnSync(process.execPath, [vite, 'build', '--logLevel', 'warn'], { cwd: CONSOLE_ROOT, encoding: 'utf8', env: { ...process.env, NODE_OPTIONS: '' } });
     if (result.status !== 0) throw new Error(`vite build failed (${result.status}):\n${result.stdout}\n${result.stderr}`);
     return CONSOLE_DIST;

@@ -203,8 +203,10 @@ describe('training jobs end to end (registry + Redis + two worker processes)', (
       assert.equal(edges.get('base_model'), 'tiny-base');
       assert.equal(edges.get('job'), id);
       assert.match(edges.get('dataset') ?? '', /^[0-9a-f]{64}$/);
+      // The metrics are part of the version's API representation, as stored.
       const row = await prisma.adapterVersion.findUniqueOrThrow({ where: { id: version.body.id }, select: { metrics: true } });
-      const metrics = row.metrics as { evalLoss?: number; training?: { job: string; steps: number; finalLoss: number } };
+      assert.deepEqual(version.body.metrics, row.metrics);
+      const metrics = version.body.metrics as { evalLoss?: number; training?: { job: string; steps: number; finalLoss: number } };
       assert.equal(metrics.training?.job, id);
       assert.equal(metrics.training?.steps, 40);
       assert.ok(Number.isFinite(metrics.evalLoss) && Number.isFinite(metrics.training?.finalLoss), JSON.stringify(metrics));

@@ -47,6 +47,7 @@ export function toVersionDto(row: VersionRow): AdapterVersionDto {
     aliases: row.aliases.map((a) => a.name),
     lineage: row.lineageAsChild.map(toLineageEdgeDto),
     hasSketch: row._count.embeddings > 0,
+    metrics: row.metrics,
     createdAt: row.createdAt,
   };
 }

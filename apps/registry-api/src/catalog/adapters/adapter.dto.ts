@@ -38,6 +38,9 @@ export class AdapterVersionDto {
   @ApiProperty({ type: [String], description: 'Aliases pointing at this version' }) @Field(() => [String]) aliases!: string[];
   @ApiProperty({ type: [LineageEdgeDto] }) @Field(() => [LineageEdgeDto]) lineage!: LineageEdgeDto[];
   @ApiProperty() @Field() hasSketch!: boolean;
+  @ApiProperty({ description: 'Training metrics recorded by the job that produced this version (eval loss, accuracy...)', type: Object })
+  @Field(() => JsonScalar, { description: 'Training metrics recorded by the job that produced this version' })
+  metrics!: unknown;
   @ApiProperty() @Field() createdAt!: Date;
 }
 
