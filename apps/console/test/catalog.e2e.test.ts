@@ -88,12 +88,12 @@ describe('console: upload an adapter and find it', () => {
     // Per-layer statistics computed in the browser from the stored safetensors.
     const bars = page.getByRole('list', { name: 'LoRA weight norm per layer' }).getByRole('listitem');
     await bars.first().waitFor();
-    assert.equal(await bars.count(), base.config.numHiddenLayers);
+    assert.equal(await bars.count(), base.config.numLayers);
     await page.getByRole('img', { name: /Lineage of legal-de@v1/ }).waitFor();
     await page.getByRole('link', { name: /recipes-fr/ }).waitFor(); // nearest neighbour
 
     // Find it by what it does.
-    await page.getByRole('link', { name: 'Adapters', exact: true }).click();
+    await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Adapters' }).click();
     await page.getByLabel('Search').fill('german contracts');
     await page.getByRole('button', { name: 'Search' }).click();
     const row = page.getByRole('row', { name: /legal-de/ });

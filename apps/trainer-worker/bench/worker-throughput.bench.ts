@@ -17,7 +17,7 @@ import { QUEUE_NAMES, parseJobPayload, readJobProgress, type ModelFiles } from '
 import { uploadFiles } from '../src/blob-files';
 import { parseWorkerConfig } from '../src/config';
 import { loadBaseModel, loadTrainingData } from '../src/job-inputs';
-import { redisConnectionOptions } from '../src/redis-connection';
+import { redisConnectionOptions } from '@palette/job-contracts';
 import { startTrainerWorker } from '../src/worker-app';
 import { startRedisServer } from '../../../tools/testing/redis-server';
 

@@ -9,4 +9,3 @@ export { runTraining, type TrainingRun } from './training-run';
 export { PROCESSORS, processEmbed, processEvaluate, processPretrain, processTrain } from './processors';
 export { JobCancelledError, JobInterruptedError, WorkerError, type WorkerErrorCode } from './errors';
 export type { JobContext, Processor, ProcessorTable, RuntimeOptions } from './job-context';
-export { redisConnectionOptions } from './redis-connection';

@@ -29,7 +29,7 @@ import type { JobContext, ProcessorTable } from './job-context';
 import { createJobLogger } from './job-logger';
 import { PROCESSORS } from './processors';
 import { ProgressReporter } from './progress-reporter';
-import { redisConnectionOptions } from './redis-connection';
+import { redisConnectionOptions } from '@palette/job-contracts';
 import { HttpResultSink, type ResultSink } from './result-sink';
 
 export interface TrainerWorkerDeps {

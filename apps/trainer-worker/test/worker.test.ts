@@ -25,7 +25,7 @@ import {
 } from '@palette/job-contracts';
 import { parseWorkerConfig, type WorkerConfig } from '../src/config';
 import { readBlob } from '../src/blob-files';
-import { redisConnectionOptions } from '../src/redis-connection';
+import { redisConnectionOptions } from '@palette/job-contracts';
 import { startTrainerWorker, type TrainerWorker } from '../src/worker-app';
 import { startRedisServer, type RedisServer } from './redis-server';
 import { startRegistryStub, type RegistryStub } from './registry-stub';

@@ -8,3 +8,4 @@ export * from './logs';
 export * from './results';
 export * from './idempotency';
 export * from './cancellation';
+export * from './redis-connection';

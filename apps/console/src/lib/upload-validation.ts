@@ -51,9 +51,12 @@ export function splitTags(text: string): string[] {
  */
 export function fieldOfServerError(error: unknown): UploadField | undefined {
   if (error instanceof ApiError && error.field !== undefined && isUploadField(error.field)) return error.field;
+  // peft-core's codes say which file broke a rule (ADAPTER_CONFIG_INVALID, ADAPTER_TENSORS_INVALID, …).
+  if (error instanceof ApiError && error.code.startsWith('ADAPTER_CONFIG')) return 'adapter_config';
+  if (error instanceof ApiError && (error.code.startsWith('ADAPTER_TENSORS') || error.code.startsWith('SAFETENSORS'))) return 'adapter_model';
   const message = describeError(error).toLowerCase();
   if (message.includes('adapter_config') || message.includes('lora_alpha') || message.includes('target_modules') || message.includes('peft_type')) return 'adapter_config';
-  if (message.includes('adapter_model') || message.includes('safetensors') || message.includes('tensor')) return 'adapter_model';
+  if (message.includes('adapter_model') || message.includes('safetensors') || message.includes('tensor') || message.includes('lora_a') || message.includes('lora_b')) return 'adapter_model';
   if (message.includes('base model')) return 'baseModel';
   if (message.includes('tag')) return 'tags';
   return undefined;

@@ -8,6 +8,7 @@ import {
   randomLora,
   randomModelConfig,
   saveCheckpoint,
+  Tokenizer,
   trainByteLevelBpe,
   writePeftAdapter,
   type LinearModule,
@@ -25,7 +26,9 @@ export interface BaseFixture {
 export async function makeBase(name: string, seed: number): Promise<BaseFixture> {
   const tokenizerJson = trainByteLevelBpe('summarise german legal contracts\ntranslate recipes into french\n', 290);
   const vocabSize = 1 + Math.max(...Object.values(tokenizerJson.model.vocab), ...tokenizerJson.added_tokens.map((t) => t.id));
-  const config = randomModelConfig({ vocabSize, maxPositionEmbeddings: 64 });
+  // The tokenizer's own end-of-text id, so the router stops where the tokenizer says text ends.
+  const eosTokenId = Tokenizer.fromJson(tokenizerJson).eosTokenId;
+  const config = randomModelConfig({ vocabSize, maxPositionEmbeddings: 128, eosTokenId, bosTokenId: undefined });
   const dir = await mkdtemp(path.join(tmpdir(), 'console-base-'));
   try {
     await saveCheckpoint(dir, config, randomCheckpoint(config, seed), { dtype: 'F32' });

@@ -3,7 +3,7 @@ import { Queue, QueueEvents } from 'bullmq';
 import { JOB_KINDS, QUEUE_NAMES, requestJobCancellation, cancelKey, type JobKind } from '@palette/job-contracts';
 import { AppLogger, domainErrors } from '../common';
 import { APP_CONFIG, type AppConfig } from '../config/app-config';
-import { redisConnectionOptions } from './redis-connection';
+import { redisConnectionOptions } from '@palette/job-contracts';
 
 interface Connected {
   readonly queues: ReadonlyMap<JobKind, Queue>;

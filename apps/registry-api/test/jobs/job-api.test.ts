@@ -10,7 +10,7 @@ import { Queue } from 'bullmq';
 import { QUEUE_NAMES } from '@palette/job-contracts';
 import { createTestApp, type TestApp } from '../../src/testing';
 import { DatabaseService } from '../../src/database';
-import { redisConnectionOptions } from '../../src/jobs/redis-connection';
+import { redisConnectionOptions } from '@palette/job-contracts';
 import { startRedisServer, type RedisServer } from '../../../../tools/testing/redis-server';
 import { buildJobFixture, type JobFixture } from './job-fixtures';
 

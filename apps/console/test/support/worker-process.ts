@@ -1,0 +1,52 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import * as path from 'node:path';
+
+const ROOT = path.resolve(__dirname, '../../../..');
+
+export interface WorkerProcess {
+  readonly child: ChildProcess;
+  output(): string;
+  stop(): Promise<void>;
+}
+
+/**
+ * A REAL trainer-worker process (apps/trainer-worker/src/main.ts) on the train queue, registering
+ * results through the registry with a service key. Fast progress and cancel polling for tests.
+ */
+export async function spawnTrainWorker(options: { redisUrl: string; registryUrl: string; serviceKey: string; blobDir: string; dataDir: string }): Promise<WorkerProcess> {
+  let output = '';
+  const child = spawn(process.execPath, [path.join(ROOT, 'tools/run-ts.js'), path.join(ROOT, 'apps/trainer-worker/src/main.ts')], {
+    cwd: ROOT,
+    env: {
+      ...process.env,
+      REDIS_URL: options.redisUrl,
+      DATA_DIR: options.dataDir,
+      BLOB_STORE: 'dir',
+      BLOB_DIR: options.blobDir,
+      REGISTRY_URL: options.registryUrl,
+      SERVICE_KEY: options.serviceKey,
+      WORKER_QUEUES: 'train',
+      WORKER_PROGRESS_INTERVAL_MS: '100',
+      WORKER_CANCEL_POLL_MS: '100',
+      WORKER_INTRA_OP_THREADS: '1',
+    },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  await new Promise<void>((resolve, reject) => {
+    child.stdout!.on('data', (d: Buffer) => {
+      output += d.toString();
+      if (output.includes('trainer-worker ready')) resolve();
+    });
+    child.stderr!.on('data', (d: Buffer) => (output += d.toString()));
+    child.once('exit', (code) => reject(new Error(`trainer-worker exited with ${code} before it was ready:\n${output}`)));
+  });
+  return {
+    child,
+    output: () => output,
+    async stop() {
+      if (child.exitCode === null) child.kill('SIGKILL');
+      await exited;
+    },
+  };
+}
