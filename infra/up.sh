@@ -11,6 +11,7 @@ install_node_modules
 # Redis carries the job queues (BullMQ); a REDIS_URL points at an existing one instead.
 [ -n "${REDIS_URL:-}" ] || require_apt_command redis-server redis-server "job queues"
 generate_prisma_client
+build_console
 
 # Run the launcher in this process (exec, not through tools/run-ts.js) so Ctrl-C reaches it
 # directly and it alone stops the services, in order.

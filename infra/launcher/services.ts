@@ -70,7 +70,7 @@ export function platformServices(ctx: LaunchContext): ServiceSpec[] {
   if (ctx.redis.managed) services.push(redisService(ctx, ctx.redis.port));
   services.push(
     workspaceScript(ctx, 'registry-api', 'apps/registry-api', 'start', {
-      env: { HOST: ctx.host, PORT: String(ctx.apiPort), BOOTSTRAP_KEY_FILE: bootstrapKeyFile(ctx) },
+      env: { HOST: ctx.host, PORT: String(ctx.apiPort), BOOTSTRAP_KEY_FILE: bootstrapKeyFile(ctx), ROUTER_URL: `http://${ctx.host}:${ctx.routerPort}` },
       readiness: { kind: 'http', url: `http://${ctx.host}:${ctx.apiPort}/readyz` },
       ports: [{ host: ctx.host, port: ctx.apiPort, variable: 'PORT' }],
     }),

@@ -51,3 +51,12 @@ generate_prisma_client() {
   say "generating the Prisma client"
   npm run --silent generate -w apps/registry-api
 }
+
+# The admin console (apps/console) is static files that registry-api serves at /console:
+# build them when they are missing (CONSOLE_DIST_DIR points the registry elsewhere).
+build_console() {
+  if [ ! -f apps/console/dist/index.html ]; then
+    say "building the admin console"
+    npm run --silent build -w apps/console
+  fi
+}

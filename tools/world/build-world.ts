@@ -157,7 +157,7 @@ async function pretrainBase(recipe: WorldRecipe, tokenizer: Tokenizer, vocabSize
   const weights = initialBaseWeights(config, recipe);
   const parameters = [...weights.values()].reduce((n, t) => n + t.data.length, 0);
   const p = recipe.pretrain;
-  log(`[2/3] pretraining the base: ${config.numLayers} layers, hidden ${config.hiddenSize}, ${(parameters / 1e6).toFixed(2)}M parameters; ${p.steps} steps × ${p.batchSize} rows × ${p.maxSeqLen} tokens`);
+  log(`[2/3] pretraining the base: ${config.numLayers} layers, hidden ${config.hiddenSize}, ${(parameters / 1e6).toFixed(2)}M parameters; ${p.steps} steps × ${p.batchSize} ${p.packing ? `rows packed to ${p.maxSeqLen} tokens` : 'documents, one per row'}`);
   const trainer = await Trainer.create({ config, weights, tokenizer, train: pretrainCorpus(recipe), options: pretrainTrainerOptions(recipe) });
   try {
     await trainer.train({ onProgress: trainingProgress('pretrain', log) });

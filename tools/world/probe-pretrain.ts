@@ -8,21 +8,27 @@
  */
 import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
-import { LlamaModel, Rng, Trainer, genericCorpus, exportModel, initialBaseWeights, pretrainCorpus, pretrainTrainerOptions, tokenizerVocabSize, validateWorldRecipe, worldModelConfig, worldTokenizer, worldTokenizerFiles } from '@palette/peft-core';
+import { CORPUS_ANSWER_SEPARATOR, CORPUS_MARKERS, LlamaModel, Rng, Trainer, genericCorpus, exportModel, initialBaseWeights, pretrainCorpus, pretrainTrainerOptions, tokenizerVocabSize, validateWorldRecipe, worldModelConfig, worldTokenizer, worldTokenizerFiles } from '@palette/peft-core';
 import { parseWorldCli } from './cli-options';
 import { baseCopyAccuracy, pct } from './evaluate-world';
 import { trainingProgress } from './progress';
 import { BASE_DIR } from './world-manifest';
 
+/** Seed of the held-out copy questions (a stream the pretraining corpus does not use). */
+const COPY_LOSS_SEED = 0xc0b7;
+
 async function main(): Promise<void> {
   const argv = process.argv.slice(2);
+  // --every is this script's own flag; the rest are the world CLI's (--set, --out, --variant).
   let every = 100;
   const everyAt = argv.indexOf('--every');
   if (everyAt >= 0) {
-    every = Number(argv[everyAt + 1]);
+    const raw = argv[everyAt + 1] ?? '';
+    every = Number(raw);
     argv.splice(everyAt, 2);
+    if (!Number.isInteger(every) || every <= 0) throw new Error(`--every wants a positive integer, got '${raw}'`);
   }
-  const outAt = argv.indexOf('--out');
+  const saveBase = argv.includes('--out');
   const cli = parseWorldCli(argv);
   const recipe = cli.recipe;
   validateWorldRecipe(recipe);
@@ -30,9 +36,12 @@ async function main(): Promise<void> {
   const tokenizer = worldTokenizer(files);
   const config = worldModelConfig(recipe, tokenizer, tokenizerVocabSize(files));
   // Answer-only loss on held-out copy questions: falls long before exact-match copying appears.
-  const copyQuestions = genericCorpus(new Rng(0xc0b7), 600)
-    .filter((d) => d.startsWith('Q: @ '))
-    .map((d) => ({ prompt: d.slice(0, d.indexOf('\nA:') + 3), completion: d.slice(d.indexOf('\nA:') + 3) }));
+  const copyQuestions = genericCorpus(new Rng(COPY_LOSS_SEED), 600)
+    .filter((d) => d.startsWith(`Q: ${CORPUS_MARKERS.copyWord} `))
+    .map((d) => {
+      const end = d.indexOf(CORPUS_ANSWER_SEPARATOR) + CORPUS_ANSWER_SEPARATOR.length;
+      return { prompt: d.slice(0, end), completion: d.slice(end) };
+    });
   const trainer = await Trainer.create({ config, weights: initialBaseWeights(config, recipe), tokenizer, train: pretrainCorpus(recipe), eval: copyQuestions, options: pretrainTrainerOptions(recipe) });
   const started = performance.now();
   try {
@@ -45,7 +54,7 @@ async function main(): Promise<void> {
       console.log(`step ${result.step}: loss ${trainer.losses.at(-1)?.toFixed(4)}, copy answer loss ${copyLoss?.toFixed(3)}, copies ${pct(copy)}, ${((performance.now() - started) / 1000).toFixed(0)}s`);
       if (result.status === 'completed') break;
     }
-    if (outAt >= 0) {
+    if (saveBase) {
       const baseDir = path.join(cli.worldDir, BASE_DIR);
       await fsp.mkdir(baseDir, { recursive: true });
       await fsp.writeFile(path.join(baseDir, 'tokenizer.json'), JSON.stringify(files.tokenizerJson) + '\n');

@@ -58,21 +58,27 @@ describe('console: jobs', () => {
     await form.getByLabel('Base model').selectOption('tiny-base');
     await form.getByLabel('Dataset').selectOption(datasetId);
     await form.getByLabel('Adapter name').fill('reverse-console');
-    await form.getByLabel('Steps').fill('30');
+    await form.getByLabel('Steps').fill('60');
     await form.getByRole('button', { name: 'Submit job' }).click();
 
     await page.getByRole('heading', { level: 1, name: /^Job / }).waitFor();
+    // Record every value the progress bar shows, in the page, so fast updates are not missed.
+    await page.evaluate(() => {
+      const bar = document.querySelector('[role="progressbar"][aria-label="Job progress"]')!;
+      const seen: string[] = [bar.getAttribute('aria-valuenow') ?? ''];
+      (window as unknown as { seenProgress: string[] }).seenProgress = seen;
+      new MutationObserver(() => seen.push(bar.getAttribute('aria-valuenow') ?? '')).observe(bar, { attributes: true, attributeFilter: ['aria-valuenow'] });
+    });
     const progress = page.getByRole('progressbar', { name: 'Job progress' });
-    // Progress moves through intermediate values before the end (seen over the live stream).
-    const seen = new Set<string>();
-    const deadline = Date.now() + 60_000;
-    while ((await progress.getAttribute('aria-valuenow')) !== '100') {
-      seen.add((await progress.getAttribute('aria-valuenow')) ?? '');
-      if (Date.now() > deadline) throw new Error(`job did not reach 100% (saw ${[...seen].join(', ')})\n${worker.output()}`);
-      await page.waitForTimeout(100);
+    try {
+      await page.waitForFunction(() => document.querySelector('[aria-label="Job progress"]')?.getAttribute('aria-valuenow') === '100', undefined, { timeout: 60_000 });
+    } catch (error) {
+      throw new Error(`job did not reach 100%: ${String(error)}\n${worker.output()}`);
     }
+    assert.equal(await progress.getAttribute('aria-valuenow'), '100');
     await page.locator('.job-status').getByText('succeeded').waitFor();
-    assert.ok([...seen].some((v) => Number(v) > 0 && Number(v) < 100), `intermediate progress shown live (saw ${[...seen].join(', ')})`);
+    const seen = await page.evaluate(() => (window as unknown as { seenProgress: string[] }).seenProgress);
+    assert.ok(seen.some((v) => Number(v) > 0 && Number(v) < 100), `intermediate progress shown live (saw ${seen.join(', ')})`);
     await page.getByRole('img', { name: /Training loss of job/ }).waitFor();
     await page.getByRole('link', { name: 'reverse-console@v1' }).waitFor();
     assert.ok((await page.getByRole('list', { name: /Log of job/ }).getByRole('listitem').count()) > 0, 'log lines are shown');

@@ -1,4 +1,4 @@
-import { useId } from 'react';
+import { useEffect, useId, useRef, useState } from 'react';
 import { formatNumber } from '../lib/format';
 
 export interface Series {
@@ -8,8 +8,7 @@ export interface Series {
   readonly color?: string;
 }
 
-const WIDTH = 640;
-const HEIGHT = 260;
+const DEFAULT_WIDTH = 640;
 const PAD = { left: 56, right: 16, top: 16, bottom: 36 };
 const DEFAULT_COLORS = ['var(--chart-1)', 'var(--chart-2)', 'var(--chart-3)'];
 
@@ -24,8 +23,24 @@ function ticks(min: number, max: number, count: number): number[] {
  */
 export function LineChart({ series, xLabel, yLabel, title }: { series: readonly Series[]; xLabel: string; yLabel: string; title: string }) {
   const titleId = useId();
+  // Drawn at the container's real width, so labels keep their size on a phone.
+  const figureRef = useRef<HTMLElement>(null);
+  const [width, setWidth] = useState(DEFAULT_WIDTH);
+  useEffect(() => {
+    const figure = figureRef.current;
+    if (figure === null) return;
+    const observer = new ResizeObserver(([entry]) => setWidth(Math.max(240, Math.round(entry!.contentRect.width))));
+    observer.observe(figure);
+    return () => observer.disconnect();
+  }, []);
+  const height = Math.round(Math.min(300, Math.max(200, width * 0.42)));
   const all = series.flatMap((s) => s.points).filter((p) => Number.isFinite(p.y));
-  if (all.length === 0) return <p className="empty">No data points yet.</p>;
+  if (all.length === 0)
+    return (
+      <figure className="chart" ref={figureRef}>
+        <p className="empty">No data points yet.</p>
+      </figure>
+    );
   const xMin = Math.min(...all.map((p) => p.x));
   const xMax = Math.max(...all.map((p) => p.x), xMin + 1);
   let yMin = Math.min(...all.map((p) => p.y));
@@ -34,32 +49,32 @@ export function LineChart({ series, xLabel, yLabel, title }: { series: readonly 
   const pad = (yMax - yMin) * 0.05;
   yMin -= pad;
   yMax += pad;
-  const sx = (x: number) => PAD.left + ((x - xMin) / (xMax - xMin)) * (WIDTH - PAD.left - PAD.right);
-  const sy = (y: number) => HEIGHT - PAD.bottom - ((y - yMin) / (yMax - yMin)) * (HEIGHT - PAD.top - PAD.bottom);
+  const sx = (x: number) => PAD.left + ((x - xMin) / (xMax - xMin)) * (width - PAD.left - PAD.right);
+  const sy = (y: number) => height - PAD.bottom - ((y - yMin) / (yMax - yMin)) * (height - PAD.top - PAD.bottom);
 
   return (
-    <figure className="chart">
-      <svg viewBox={`0 0 ${WIDTH} ${HEIGHT}`} role="img" aria-labelledby={titleId} preserveAspectRatio="xMidYMid meet">
+    <figure className="chart" ref={figureRef}>
+      <svg viewBox={`0 0 ${width} ${height}`} role="img" aria-labelledby={titleId} preserveAspectRatio="xMidYMid meet">
         <title id={titleId}>{title}</title>
         {ticks(yMin, yMax, 5).map((t) => (
           <g key={`y${t}`}>
-            <line className="grid" x1={PAD.left} x2={WIDTH - PAD.right} y1={sy(t)} y2={sy(t)} />
+            <line className="grid" x1={PAD.left} x2={width - PAD.right} y1={sy(t)} y2={sy(t)} />
             <text className="tick" x={PAD.left - 8} y={sy(t) + 4} textAnchor="end">
               {formatNumber(t, 2)}
             </text>
           </g>
         ))}
         {ticks(xMin, xMax, 6).map((t) => (
-          <text key={`x${t}`} className="tick" x={sx(t)} y={HEIGHT - PAD.bottom + 16} textAnchor="middle">
+          <text key={`x${t}`} className="tick" x={sx(t)} y={height - PAD.bottom + 16} textAnchor="middle">
             {Math.round(t)}
           </text>
         ))}
-        <line className="axis" x1={PAD.left} x2={WIDTH - PAD.right} y1={HEIGHT - PAD.bottom} y2={HEIGHT - PAD.bottom} />
-        <line className="axis" x1={PAD.left} x2={PAD.left} y1={PAD.top} y2={HEIGHT - PAD.bottom} />
-        <text className="axis-label" x={(WIDTH + PAD.left) / 2} y={HEIGHT - 4} textAnchor="middle">
+        <line className="axis" x1={PAD.left} x2={width - PAD.right} y1={height - PAD.bottom} y2={height - PAD.bottom} />
+        <line className="axis" x1={PAD.left} x2={PAD.left} y1={PAD.top} y2={height - PAD.bottom} />
+        <text className="axis-label" x={(width + PAD.left) / 2} y={height - 4} textAnchor="middle">
           {xLabel}
         </text>
-        <text className="axis-label" transform={`translate(14 ${(HEIGHT - PAD.bottom) / 2}) rotate(-90)`} textAnchor="middle">
+        <text className="axis-label" transform={`translate(14 ${(height - PAD.bottom) / 2}) rotate(-90)`} textAnchor="middle">
           {yLabel}
         </text>
         {series.map((s, i) => {

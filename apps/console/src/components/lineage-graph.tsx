@@ -12,7 +12,9 @@ const KIND_LABELS: Readonly<Record<LineageEdge['kind'], string>> = {
 
 function edgeLabel(edge: LineageEdge): string {
   const ref = edge.parentVersion ?? edge.ref ?? '';
-  return edge.kind === 'dataset' && ref.length > 16 ? `${ref.slice(0, 12)}…` : ref;
+  // The node holds about 21 monospace characters; the list below the graph has the full text.
+  if (edge.kind === 'dataset' && ref.length > 16) return `${ref.slice(0, 12)}…`;
+  return ref.length > 21 ? `${ref.slice(0, 20)}…` : ref;
 }
 
 function adapterPath(ref: string): string {
@@ -27,36 +29,36 @@ export function LineageGraph({ lineage }: { lineage: Lineage }) {
   const titleId = useId();
   const left = lineage.edges;
   const right = lineage.children;
-  const rowHeight = 44;
-  const height = Math.max(1, left.length, right.length) * rowHeight + 16;
+  const rowHeight = 50;
+  const height = Math.max(1, left.length, right.length) * rowHeight + 12;
   const centerY = height / 2;
   const yOf = (i: number, n: number) => centerY + (i - (n - 1) / 2) * rowHeight;
-
+  // Columns: sources (x 4–194), this version (230–370), derived versions (406–556).
   return (
     <div>
-      <svg className="lineage" viewBox={`0 0 720 ${height}`} role="img" aria-labelledby={titleId}>
+      <svg className="lineage" viewBox={`0 0 560 ${height}`} role="img" aria-labelledby={titleId}>
         <title id={titleId}>{`Lineage of ${lineage.version}: ${left.length} source(s), ${right.length} derived version(s)`}</title>
         {left.map((edge, i) => (
           <g key={`l${i}`}>
-            <path d={`M 220 ${yOf(i, left.length)} C 260 ${yOf(i, left.length)}, 260 ${centerY}, 280 ${centerY}`} className="lineage-link" />
-            <rect x={8} y={yOf(i, left.length) - 16} width={212} height={32} rx={6} className={`lineage-node lineage-${edge.kind}`} />
-            <text x={18} y={yOf(i, left.length) - 2} className="lineage-kind">
+            <path d={`M 194 ${yOf(i, left.length)} C 214 ${yOf(i, left.length)}, 210 ${centerY}, 230 ${centerY}`} className="lineage-link" />
+            <rect x={4} y={yOf(i, left.length) - 20} width={190} height={40} rx={6} className={`lineage-node lineage-${edge.kind}`} />
+            <text x={14} y={yOf(i, left.length) - 4} className="lineage-kind">
               {KIND_LABELS[edge.kind]}
             </text>
-            <text x={18} y={yOf(i, left.length) + 11} className="lineage-ref">
+            <text x={14} y={yOf(i, left.length) + 12} className="lineage-ref">
               {edgeLabel(edge)}
             </text>
           </g>
         ))}
-        <rect x={280} y={centerY - 18} width={160} height={36} rx={8} className="lineage-node lineage-self" />
-        <text x={360} y={centerY + 5} textAnchor="middle" className="lineage-self-text">
+        <rect x={230} y={centerY - 20} width={140} height={40} rx={8} className="lineage-node lineage-self" />
+        <text x={300} y={centerY + 5} textAnchor="middle" className="lineage-self-text">
           {lineage.version}
         </text>
         {right.map((child, i) => (
           <g key={`r${child}`}>
-            <path d={`M 440 ${centerY} C 460 ${centerY}, 460 ${yOf(i, right.length)}, 500 ${yOf(i, right.length)}`} className="lineage-link" />
-            <rect x={500} y={yOf(i, right.length) - 16} width={212} height={32} rx={6} className="lineage-node lineage-parent" />
-            <text x={510} y={yOf(i, right.length) + 5} className="lineage-ref">
+            <path d={`M 370 ${centerY} C 390 ${centerY}, 386 ${yOf(i, right.length)}, 406 ${yOf(i, right.length)}`} className="lineage-link" />
+            <rect x={406} y={yOf(i, right.length) - 20} width={150} height={40} rx={6} className="lineage-node lineage-parent" />
+            <text x={416} y={yOf(i, right.length) + 5} className="lineage-ref">
               {child}
             </text>
           </g>

@@ -100,30 +100,30 @@ export function AdapterDetailPage() {
       </Panel>
 
       {version && (
-        <div className="grid-2">
-          <Panel title={`Configuration (v${version.version})`}>
-            <dl className="facts facts-compact">
-              <div>
-                <dt>Content digest</dt>
-                <dd>
-                  <code title={version.contentDigest}>{shortHash(version.contentDigest)}</code>
-                </dd>
-              </div>
-              <div>
-                <dt>Weights sha256</dt>
-                <dd>
-                  <code title={version.weightsSha256}>{shortHash(version.weightsSha256)}</code>
-                </dd>
-              </div>
-            </dl>
-            <pre className="code-block" tabIndex={0} aria-label="adapter_config.json">
-              {JSON.stringify(version.config, null, 2)}
-            </pre>
-          </Panel>
-          <Panel title="Lineage">
-            <VersionLineage name={a.name} version={version.version} />
-          </Panel>
-        </div>
+        <Panel title={`Configuration (v${version.version})`}>
+          <dl className="facts facts-compact">
+            <div>
+              <dt>Content digest</dt>
+              <dd>
+                <code title={version.contentDigest}>{shortHash(version.contentDigest)}</code>
+              </dd>
+            </div>
+            <div>
+              <dt>Weights sha256</dt>
+              <dd>
+                <code title={version.weightsSha256}>{shortHash(version.weightsSha256)}</code>
+              </dd>
+            </div>
+          </dl>
+          <pre className="code-block" tabIndex={0} aria-label="adapter_config.json">
+            {JSON.stringify(version.config, null, 2)}
+          </pre>
+        </Panel>
+      )}
+      {version && (
+        <Panel title="Lineage">
+          <VersionLineage name={a.name} version={version.version} />
+        </Panel>
       )}
       {version && <TensorStatsPanel name={a.name} version={version} />}
       {version && <NeighboursPanel name={a.name} version={version} />}

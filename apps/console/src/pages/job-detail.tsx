@@ -82,6 +82,9 @@ export function JobDetailPage() {
 
   const history = mergeHistory(job.metricHistory, live);
   const p = job.progress;
+  // The final progress update (phase completed) carries no loss: show the last one measured.
+  const lastLoss = p.loss ?? history.findLast((m) => m.loss !== null)?.loss ?? null;
+  const lastEvalLoss = p.evalLoss ?? history.findLast((m) => m.evalLoss !== null)?.evalLoss ?? null;
   const canWrite = me.role !== 'reader';
   return (
     <>
@@ -121,11 +124,11 @@ export function JobDetailPage() {
         <dl className="facts facts-compact">
           <div>
             <dt>Loss</dt>
-            <dd>{formatNumber(p.loss)}</dd>
+            <dd>{formatNumber(lastLoss)}</dd>
           </div>
           <div>
             <dt>Eval loss</dt>
-            <dd>{formatNumber(p.evalLoss)}</dd>
+            <dd>{formatNumber(lastEvalLoss)}</dd>
           </div>
           <div>
             <dt>Tokens/s</dt>

@@ -14,9 +14,13 @@ export function jobPercent(job: Pick<Job, 'status' | 'progress'>): number {
 
 export function ProgressBar({ percent, label }: { percent: number; label: string }) {
   return (
-    <div className="progress" role="progressbar" aria-label={label} aria-valuemin={0} aria-valuemax={100} aria-valuenow={percent}>
-      <span style={{ width: `${percent}%` }} />
-      <span className="progress-text">{percent}%</span>
+    <div className="progress-row">
+      <div className="progress" role="progressbar" aria-label={label} aria-valuemin={0} aria-valuemax={100} aria-valuenow={percent}>
+        <span style={{ width: `${percent}%` }} />
+      </div>
+      <span className="progress-text" aria-hidden="true">
+        {percent}%
+      </span>
     </div>
   );
 }

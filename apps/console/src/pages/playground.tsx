@@ -30,6 +30,7 @@ export function PlaygroundPage() {
   const [model, setModel] = useState('');
   const [parts, setParts] = useState<MixturePart[]>([{ id: '', weight: '0.5' }, { id: '', weight: '0.5' }]);
   const [merge, setMerge] = useState<(typeof MERGES)[number]>('cat');
+  const [mixBase, setMixBase] = useState('');
   const [prompt, setPrompt] = useState('hello world');
   const [maxTokens, setMaxTokens] = useState('24');
   const [temperature, setTemperature] = useState('0');
@@ -42,6 +43,9 @@ export function PlaygroundPage() {
   const bases = models.data?.data.filter((m) => m.parent === null) ?? [];
   const adapters = models.data?.data.filter((m) => m.parent !== null) ?? [];
   const selectedModel = model || bases[0]?.id || '';
+  // A mixture runs on one base: by default the base of the first adapter the router lists.
+  const mixtureBase = mixBase || adapters[0]?.parent || bases[0]?.id || '';
+  const mixtureAdapters = adapters.filter((m) => m.parent === mixtureBase);
 
   async function run(event: FormEvent) {
     event.preventDefault();
@@ -52,7 +56,7 @@ export function PlaygroundPage() {
     setError(undefined);
     setFinish(null);
     setRunning(true);
-    const base = mode === 'mixture' ? (bases[0]?.id ?? '') : selectedModel;
+    const base = mode === 'mixture' ? mixtureBase : selectedModel;
     const body: Record<string, unknown> = { model: base, prompt, max_tokens: Number(maxTokens), temperature: Number(temperature) };
     if (mode === 'mixture') {
       body.adapters = parts.filter((p) => p.id !== '').map((p) => ({ id: p.id.split(':').pop(), weight: Number(p.weight) }));
@@ -123,13 +127,30 @@ export function PlaygroundPage() {
             ) : (
               <fieldset className="mixture">
                 <legend>Adapters and weights</legend>
+                <div className="field">
+                  <label htmlFor="pg-mix-base">Base model</label>
+                  <select
+                    id="pg-mix-base"
+                    value={mixtureBase}
+                    onChange={(e) => {
+                      setMixBase(e.target.value);
+                      setParts(parts.map((p) => ({ ...p, id: '' })));
+                    }}
+                  >
+                    {bases.map((m) => (
+                      <option key={m.id} value={m.id}>
+                        {m.id}
+                      </option>
+                    ))}
+                  </select>
+                </div>
                 {parts.map((part, i) => (
                   <div className="inline-form" key={i}>
                     <div className="field field-grow">
                       <label htmlFor={`pg-adapter-${i}`}>Adapter {i + 1}</label>
                       <select id={`pg-adapter-${i}`} value={part.id} onChange={(e) => setParts(parts.map((p, k) => (k === i ? { ...p, id: e.target.value } : p)))}>
                         <option value="">None</option>
-                        {adapters.map((m) => (
+                        {mixtureAdapters.map((m) => (
                           <option key={m.id} value={m.id}>
                             {m.id}
                           </option>
@@ -172,7 +193,7 @@ export function PlaygroundPage() {
                   Stop
                 </button>
               )}
-              <button type="submit" className="button button-primary" disabled={running || selectedModel === ''}>
+              <button type="submit" className="button button-primary" disabled={running || (mode === 'model' ? selectedModel === '' : !parts.some((p) => p.id !== ''))}>
                 {running ? 'Generating…' : 'Run'}
               </button>
             </div>

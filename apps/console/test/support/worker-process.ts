@@ -1,7 +1,11 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import { createRequire } from 'node:module';
 import * as path from 'node:path';
 
 const ROOT = path.resolve(__dirname, '../../../..');
+// The flags tools/run-ts.js uses, taken from the same place. The worker is spawned with them
+// directly, not through run-ts.js: killing that wrapper would leave the real worker running.
+const { nodeFlags } = createRequire(__filename)(path.join(ROOT, 'tools/node-flags.js')) as { nodeFlags(): string[] };
 
 export interface WorkerProcess {
   readonly child: ChildProcess;
@@ -15,7 +19,7 @@ export interface WorkerProcess {
  */
 export async function spawnTrainWorker(options: { redisUrl: string; registryUrl: string; serviceKey: string; blobDir: string; dataDir: string }): Promise<WorkerProcess> {
   let output = '';
-  const child = spawn(process.execPath, [path.join(ROOT, 'tools/run-ts.js'), path.join(ROOT, 'apps/trainer-worker/src/main.ts')], {
+  const child = spawn(process.execPath, [...nodeFlags(), path.join(ROOT, 'apps/trainer-worker/src/main.ts')], {
     cwd: ROOT,
     env: {
       ...process.env,

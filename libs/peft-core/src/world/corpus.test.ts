@@ -55,4 +55,14 @@ describe('genericCorpus', () => {
     );
     for (const doc of corpus) assert.ok(doc.length <= 200, `document of ${doc.length} chars`);
   });
+
+  it('repeats passages word for word (the pure copy signal) and is dominated by copying', () => {
+    const repeats = corpus.filter((d) => {
+      const half = (d.length - 1) / 2;
+      return Number.isInteger(half) && d[half] === ' ' && d.slice(0, half) === d.slice(half + 1) && d.endsWith('.');
+    });
+    assert.ok(repeats.length > 500, `${repeats.length} repeated passages`);
+    const copying = repeats.length + corpus.filter((d) => d.startsWith('Q: ')).length;
+    assert.ok(copying / corpus.length > 0.75, `copy documents are ${copying} of ${corpus.length}`);
+  });
 });

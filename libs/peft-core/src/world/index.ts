@@ -20,6 +20,6 @@ export {
   type CompositePart,
   type CompositeScore,
 } from './composite';
-export { CORPUS_MARKERS, genericCorpus } from './corpus';
+export { CORPUS_ANSWER_SEPARATOR, CORPUS_MARKERS, genericCorpus } from './corpus';
 export { compositeDatasetJsonl, compositeRecord, taskDatasetJsonl, taskRecord } from './dataset';
 export * from './recipe';

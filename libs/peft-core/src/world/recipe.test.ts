@@ -56,6 +56,8 @@ test('validation names what is wrong', () => {
   rejects({ ...SMALL_WORLD_RECIPE, pretrain: { ...SMALL_WORLD_RECIPE.pretrain, maxSeqLen: 256 } }, /maxSeqLen 256 exceeds the context 128/);
   rejects({ ...SMALL_WORLD_RECIPE, base: { ...SMALL_WORLD_RECIPE.base, numHeads: 3 } }, /not a multiple of numHeads 3/);
   rejects({ ...SMALL_WORLD_RECIPE, lora: { ...SMALL_WORLD_RECIPE.lora, lr: 0 } }, /lora\.lr must be positive/);
+  rejects({ ...SMALL_WORLD_RECIPE, lora: { ...SMALL_WORLD_RECIPE.lora, stepsByTask: { 'no-such-task': 10 } } }, /stepsByTask names unknown task 'no-such-task'/);
+  rejects({ ...SMALL_WORLD_RECIPE, lora: { ...SMALL_WORLD_RECIPE.lora, stepsByTask: { parity: 0 } } }, /lora\.stepsByTask\.parity must be a positive integer/);
 });
 
 test('the tokenizer is deterministic and keeps every letter and digit a token of its own', () => {
@@ -85,7 +87,7 @@ test('every example and every answer of both variants fits the context and the d
   }
   const tight = { ...SMALL_WORLD_RECIPE, evaluation: { ...SMALL_WORLD_RECIPE.evaluation, maxNewTokens: 3 } };
   assert.throws(() => checkRecipeFitsContext(tight, smallTokenizer), /more than evaluation\.maxNewTokens 3/);
-  // Pretraining rows are packed to maxSeqLen; a single generic document also fits on its own.
+  // Every pretraining document fits a row of the context on its own.
   const longestDocument = Math.max(...pretrainCorpus(SMALL_WORLD_RECIPE).map((d) => tokenizeExample(smallTokenizer, d).ids.length));
   assert.ok(longestDocument <= SMALL_WORLD_RECIPE.base.contextLength, `longest document ${longestDocument} tokens`);
 });
@@ -115,10 +117,14 @@ test('training options follow the recipe; each task gets its own seed, reproduci
   assert.notEqual(a.seed, loraTrainerOptions(FULL_WORLD_RECIPE, add).seed);
   assert.equal(a.mode, 'lora');
   assert.equal(a.steps, FULL_WORLD_RECIPE.lora.steps);
+  // A per-task step count replaces the default for that task only.
+  const longer = { ...FULL_WORLD_RECIPE, lora: { ...FULL_WORLD_RECIPE.lora, stepsByTask: { 'add-numbers': 900 } } };
+  assert.equal(loraTrainerOptions(longer, add).steps, 900);
+  assert.equal(loraTrainerOptions(longer, reverse).steps, FULL_WORLD_RECIPE.lora.steps);
   assert.deepEqual(a.lora, { r: FULL_WORLD_RECIPE.lora.r, alpha: FULL_WORLD_RECIPE.lora.alpha, targetModules: 'all-linear', init: 'peft-default' });
   const p = pretrainTrainerOptions(FULL_WORLD_RECIPE);
   assert.equal(p.mode, 'full');
-  assert.equal(p.packing, true);
+  assert.equal(p.packing, FULL_WORLD_RECIPE.pretrain.packing);
   assert.equal(p.maxSeqLen, FULL_WORLD_RECIPE.pretrain.maxSeqLen);
 });
 
@@ -137,4 +143,20 @@ test('initial base weights: seeded, every HF weight with the right shape, std as
   const std = Math.sqrt(q.reduce((s, x) => s + x * x, 0) / q.length);
   assert.ok(Math.abs(std - SMALL_WORLD_RECIPE.base.initStd) < 0.002, `std ${std}`);
   assert.ok(w.get('model.norm.weight')!.data.every((x) => x === 1));
+});
+
+test('pretraining examples: copy questions train on their answers only, other documents on every token', () => {
+  const recipe = { ...SMALL_WORLD_RECIPE, pretrain: { ...SMALL_WORLD_RECIPE.pretrain, corpusDocuments: 200 } };
+  const examples = pretrainCorpus(recipe);
+  assert.equal(examples.length, 200);
+  const questions = examples.filter((e) => 'prompt' in e);
+  assert.ok(questions.length > 80 && questions.length < 160, `${questions.length} question documents`);
+  for (const e of questions) {
+    assert.ok('prompt' in e && e.prompt.startsWith('Q: ') && e.prompt.endsWith('\nA:'), JSON.stringify(e));
+    assert.ok(e.completion.startsWith(' ') && !e.completion.includes('A:'), JSON.stringify(e));
+  }
+  assert.ok(examples.every((e) => 'prompt' in e || !e.text.startsWith('Q: ')));
+  // With the option off, the same documents are plain text, in the same order.
+  const whole = pretrainCorpus({ ...recipe, pretrain: { ...recipe.pretrain, answerOnlyCopyLoss: false } });
+  assert.deepEqual(whole.map((e) => ('text' in e ? e.text : '')), examples.map((e) => ('prompt' in e ? e.prompt + e.completion : e.text)));
 });
