@@ -10,6 +10,8 @@ import {
   type GraphQLField,
   type GraphQLInputType,
 } from 'graphql';
+import type { AddressInfo } from 'node:net';
+import { startRedisServer, type RedisServer } from '../../../../tools/testing/redis-server';
 import { roleSatisfies, type Role } from '../../src/auth/roles';
 import { createTestApp, type TestApp } from '../../src/testing';
 import { auth } from '../helpers/catalog-client';
@@ -62,7 +64,27 @@ const HTTP_ROUTES: Record<string, Access> = {
   'DELETE /api/v1/adapters/:name/tags/:tag': 'writer',
   'GET /api/v1/search': 'reader',
   'GET /api/v1/adapters/:name/similar': 'reader',
+  'POST /api/v1/datasets': 'writer',
+  'GET /api/v1/datasets': 'reader',
+  'GET /api/v1/datasets/:ref': 'reader',
+  'GET /api/v1/datasets/:ref/download': 'reader',
+  'POST /api/v1/jobs': 'writer',
+  'GET /api/v1/jobs': 'reader',
+  'GET /api/v1/jobs/events': 'reader',
+  'GET /api/v1/jobs/:id': 'reader',
+  'GET /api/v1/jobs/:id/logs': 'reader',
+  'GET /api/v1/jobs/:id/events': 'reader',
+  'POST /api/v1/jobs/:id/cancel': 'writer',
+  'POST /api/v1/jobs/:id/retry': 'writer',
+  'POST /api/v1/internal/jobs/:id/result': 'service',
+  'GET /console': 'public',
+  'GET /console/*path': 'public',
+  'GET /api/v1/router/*path': 'reader',
+  'POST /api/v1/router/*path': 'reader',
 };
+
+/** Routes that answer a permitted caller with an endless event stream: probed for their status only. */
+const EVENT_STREAM_ROUTES = new Set(['GET /api/v1/jobs/events']);
 
 /** The same for every GraphQL query and mutation, read from the app's schema. */
 const GRAPHQL_OPERATIONS: Record<string, Access> = {
@@ -85,6 +107,14 @@ const GRAPHQL_OPERATIONS: Record<string, Access> = {
   'mutation deleteAdapter': 'writer',
   'mutation restoreAdapter': 'writer',
   'mutation deleteBaseModel': 'admin',
+  'query datasets': 'reader',
+  'query dataset': 'reader',
+  'query jobs': 'reader',
+  'query job': 'reader',
+  'query jobLogs': 'reader',
+  'mutation submitJob': 'writer',
+  'mutation cancelJob': 'writer',
+  'mutation retryJob': 'writer',
 };
 
 const ROLES: readonly Role[] = ['reader', 'writer', 'admin', 'service'];
@@ -97,6 +127,18 @@ const PARAM_VALUES: Record<string, string> = {
   tag: 'nothing',
   id: '00000000-0000-0000-0000-000000000000',
 };
+
+/** Status and JSON body of a route that may stream forever: read the head, then hang up. */
+async function probeEventStream(baseUrl: string, path: string, headers: Record<string, string>): Promise<{ status: number; text: string; body: unknown }> {
+  const abort = new AbortController();
+  const res = await fetch(`${baseUrl}${path}`, { headers, signal: abort.signal });
+  if (res.headers.get('content-type')?.startsWith('text/event-stream')) {
+    abort.abort();
+    return { status: res.status, text: '', body: undefined };
+  }
+  const text = await res.text();
+  return { status: res.status, text, body: text ? JSON.parse(text) : undefined };
+}
 
 function concretePath(path: string): string {
   return path.replace(/:([A-Za-z]+)/g, (_, p: string) => {
@@ -145,11 +187,17 @@ function operationText(kind: 'query' | 'mutation', field: GraphQLField<unknown, 
 
 describe('auth matrix: every route and operation × every role, no key, bad key, revoked key', () => {
   let t: TestApp;
+  let redis: RedisServer;
+  let baseUrl: string;
   const keys = new Map<Role, string>();
   let revoked: string;
 
   before(async () => {
-    t = await createTestApp();
+    // A real Redis, so the job routes answer as in production rather than 503.
+    redis = await startRedisServer();
+    t = await createTestApp({ env: { REDIS_URL: redis.url } });
+    await t.app.listen(0, '127.0.0.1');
+    baseUrl = `http://127.0.0.1:${(t.app.getHttpServer().address() as AddressInfo).port}`;
     for (const role of ROLES) keys.set(role, await t.keyFor(role));
     const created = await t.http.post('/api/v1/keys').set(auth(t.adminKey)).send({ name: 'to-revoke', role: 'admin' }).expect(201);
     revoked = created.body.key;
@@ -157,6 +205,7 @@ describe('auth matrix: every route and operation × every role, no key, bad key,
   });
   after(async () => {
     await t?.close();
+    await redis?.stop();
   });
 
   it('the route table lists exactly the routes the app serves', () => {
@@ -172,7 +221,9 @@ describe('auth matrix: every route and operation × every role, no key, bad key,
       const [method, path] = route.split(' ');
       const url = concretePath(path);
       const call = (headers: Record<string, string>) =>
-        t.http[method.toLowerCase() as 'get' | 'post' | 'put' | 'patch' | 'delete'](url).set(headers);
+        EVENT_STREAM_ROUTES.has(route)
+          ? probeEventStream(baseUrl, url, headers)
+          : t.http[method.toLowerCase() as 'get' | 'post' | 'put' | 'patch' | 'delete'](url).set(headers);
       const callers: Array<[string, Record<string, string>, 'allow' | 401 | 403]> = [
         ['no key', {}, access === 'public' ? 'allow' : 401],
         ['bad key', auth('plt_nosuchkey_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA'), access === 'public' ? 'allow' : 401],
@@ -190,7 +241,7 @@ describe('auth matrix: every route and operation × every role, no key, bad key,
         checked += 1;
         const ok = expected === 'allow' ? res.status !== 401 && res.status !== 403 && res.status < 500 : res.status === expected;
         if (!ok) failures.push(`${route} as ${who}: expected ${expected}, got ${res.status} ${res.text.slice(0, 120)}`);
-        if (expected !== 'allow' && ok) assert.ok(res.body?.error?.code, `${route} as ${who}: error body`);
+        if (expected !== 'allow' && ok) assert.ok((res.body as { error?: { code?: string } } | undefined)?.error?.code, `${route} as ${who}: error body`);
       }
     }
     assert.deepEqual(failures, []);
