@@ -24,7 +24,9 @@ step() {
 if [ "${SKIP_CHECKS:-}" != "1" ]; then
   step "typecheck" npx tsc -p tsconfig.json --noEmit
   step "typecheck infra" npx tsc -p infra/tsconfig.json --noEmit
+  step "typecheck console" npm run --silent typecheck -w apps/console
   step "lint" npx eslint .
+  step "lint console" npm run --silent lint -w apps/console
 fi
 step "tests" node tools/run-tests.js libs apps infra
 

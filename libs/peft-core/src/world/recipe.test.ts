@@ -8,6 +8,7 @@ import {
   SMALL_WORLD_RECIPE,
   checkRecipeFitsContext,
   initialBaseWeights,
+  loraStepsFor,
   loraTrainerOptions,
   loraTrainingExamples,
   pretrainCorpus,
@@ -45,6 +46,9 @@ test('both variants validate; full covers every world task (≥ 12), small is a 
   assert.deepEqual(SMALL_WORLD_RECIPE.base, FULL_WORLD_RECIPE.base);
   assert.ok(SMALL_WORLD_RECIPE.pretrain.steps < FULL_WORLD_RECIPE.pretrain.steps);
   assert.ok(SMALL_WORLD_RECIPE.lora.steps < FULL_WORLD_RECIPE.lora.steps);
+  for (const task of recipeTasks(SMALL_WORLD_RECIPE)) {
+    assert.ok(loraStepsFor(SMALL_WORLD_RECIPE, task) < loraStepsFor(FULL_WORLD_RECIPE, task), `small ${task.id} trains for fewer steps`);
+  }
   assert.equal(FULL_WORLD_RECIPE.base.contextLength, 128);
 });
 
@@ -116,7 +120,8 @@ test('training options follow the recipe; each task gets its own seed, reproduci
   assert.deepEqual(loraTrainerOptions(FULL_WORLD_RECIPE, reverse), a);
   assert.notEqual(a.seed, loraTrainerOptions(FULL_WORLD_RECIPE, add).seed);
   assert.equal(a.mode, 'lora');
-  assert.equal(a.steps, FULL_WORLD_RECIPE.lora.steps);
+  assert.equal(a.steps, FULL_WORLD_RECIPE.lora.stepsByTask['reverse-word'] ?? FULL_WORLD_RECIPE.lora.steps);
+  assert.equal(a.steps, loraStepsFor(FULL_WORLD_RECIPE, reverse));
   // A per-task step count replaces the default for that task only.
   const longer = { ...FULL_WORLD_RECIPE, lora: { ...FULL_WORLD_RECIPE.lora, stepsByTask: { 'add-numbers': 900 } } };
   assert.equal(loraTrainerOptions(longer, add).steps, 900);

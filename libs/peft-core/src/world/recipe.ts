@@ -181,9 +181,29 @@ export const FULL_WORLD_RECIPE: WorldRecipe = {
     alpha: 32,
     targetModules: 'all-linear',
     steps: 500,
-    stepsByTask: {},
+    // From a full build at 500 steps each (final loss in brackets): maps that rewrite every
+    // letter or reorder them stay far from exact (reverse 0.87, uppercase 0.54, caesar 0.40,
+    // rot13 0.35) and uppercase went from 74 % to 97 % at 1000 steps; counts and picks are
+    // done well before 500 (count-vowels 0.005, first-last 0.001, word-length 0.0004), so they
+    // give their steps to the others. Arithmetic (add 20 % after 1000 steps) is capped at 800.
+    stepsByTask: {
+      'reverse-word': 1000,
+      'uppercase-word': 1000,
+      'caesar-shift': 1000,
+      rot13: 1000,
+      'digits-to-words': 800,
+      'remove-vowels': 700,
+      'add-numbers': 800,
+      'subtract-numbers': 800,
+      'multiply-digit': 800,
+      'double-letters': 400,
+      'count-vowels': 300,
+      'first-last-letter': 300,
+      'word-length': 300,
+      parity: 300,
+    },
     batchSize: 32,
-    lr: 3e-3,
+    lr: 5e-3,
     warmupSteps: 20,
     minLr: 1e-4,
     seed: 2,
@@ -202,7 +222,7 @@ export const SMALL_WORLD_RECIPE: WorldRecipe = {
   tasks: ['uppercase-word', 'reverse-word', 'word-length', 'parity'],
   tokenizer: { ...FULL_WORLD_RECIPE.tokenizer, corpusDocuments: 1000 },
   pretrain: { ...FULL_WORLD_RECIPE.pretrain, corpusDocuments: 4000, steps: 150 },
-  lora: { ...FULL_WORLD_RECIPE.lora, steps: 80, trainExamples: 800 },
+  lora: { ...FULL_WORLD_RECIPE.lora, steps: 80, stepsByTask: {}, trainExamples: 800 },
   evaluation: { ...FULL_WORLD_RECIPE.evaluation, examples: 50 },
 };
 
