@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# `npm test`: typecheck, lint, then every *.test.ts under libs/, apps/ and infra/ with node's
+# `npm test`: typecheck, lint, then every *.test.ts under libs/, apps/, infra/ and tools/ with node's
 # test runner. All steps run even when one fails (CI shows every problem in one round); the
 # exit status is non-zero if any failed.
 #   TEST_FILTER=part-of-a-path   run only matching test files (see tools/run-tests.js)
@@ -28,7 +28,7 @@ if [ "${SKIP_CHECKS:-}" != "1" ]; then
   step "lint" npx eslint .
   step "lint console" npm run --silent lint -w apps/console
 fi
-step "tests" node tools/run-tests.js libs apps infra
+step "tests" node tools/run-tests.js libs apps infra tools
 
 echo
 if [ ${#failed[@]} -gt 0 ]; then
