@@ -16,6 +16,7 @@ import type {
   Job,
   Lineage,
   Me,
+  QueuesHealth,
   Readiness,
   Role,
   RouterCache,
@@ -166,6 +167,11 @@ export class RegistryClient {
   async readiness(): Promise<Readiness> {
     const res = await fetch(buildUrl('/readyz'), { headers: { accept: 'application/json' } });
     return (await res.json()) as Readiness;
+  }
+
+  /** BullMQ job counts by state and connected workers per queue; `redis: 'unconfigured'` without REDIS_URL. */
+  queuesHealth(): Promise<QueuesHealth> {
+    return requestJson(this.key, '/api/v1/system/queues');
   }
 
   // --- router, through the registry's gateway (/api/v1/router) ----------------------------------

@@ -252,3 +252,28 @@ export interface RouterCache {
   readonly bytes: number;
   readonly budget_bytes: number;
 }
+
+/** GET /api/v1/system/queues: the BullMQ job states counted per queue, in display order. */
+export const QUEUE_COUNT_STATES = ['waiting', 'prioritized', 'delayed', 'active', 'waiting-children', 'paused', 'completed', 'failed'] as const;
+export type QueueCountState = (typeof QUEUE_COUNT_STATES)[number];
+
+export interface QueueWorker {
+  /** The worker's own name when it set one, else the queue name. */
+  readonly name: string;
+  readonly addr: string;
+  readonly ageSeconds: number;
+  readonly idleSeconds: number;
+}
+
+export interface QueueHealth {
+  readonly kind: string;
+  readonly queue: string;
+  readonly counts: Readonly<Record<QueueCountState, number>>;
+  readonly workers: readonly QueueWorker[];
+}
+
+export interface QueuesHealth {
+  readonly redis: 'ok' | 'unavailable' | 'unconfigured';
+  readonly error?: string;
+  readonly queues: readonly QueueHealth[];
+}

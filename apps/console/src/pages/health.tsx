@@ -1,10 +1,10 @@
 import { useSession } from '../auth/session';
 import { ErrorAlert, Loading, PageHeader, Panel, StatusBadge } from '../components/feedback';
-import { JOB_STATUSES, type JobStatus } from '../api/types';
+import { JOB_STATUSES, QUEUE_COUNT_STATES, type JobStatus, type QueueCountState, type QueuesHealth } from '../api/types';
 import { formatBytes, formatDate } from '../lib/format';
 import { useAsync } from '../lib/use-async';
 
-/** System health: the registry's readiness, the job queue by status, the router and its adapter cache. */
+/** System health: the registry's readiness, the job queue by status, BullMQ queues and workers, the router and its adapter cache. */
 export function HealthPage() {
   const { client } = useSession();
   const ready = useAsync(() => client.readiness(), [client]);
@@ -17,6 +17,7 @@ export function HealthPage() {
     const cache = readiness.ok ? await client.routerCache() : undefined;
     return { readiness, cache };
   }, [client]);
+  const queues = useAsync(() => client.queuesHealth(), [client]);
 
   return (
     <>
@@ -54,6 +55,11 @@ export function HealthPage() {
           <p className="muted">Running jobs are the workers' current work: each worker runs one job at a time.</p>
         </Panel>
       </div>
+      <Panel title="Queues and workers">
+        {queues.loading && <Loading />}
+        {queues.error !== undefined && <ErrorAlert error={queues.error} title="Queue health is not available" />}
+        {queues.data && <QueuesAndWorkers health={queues.data} />}
+      </Panel>
       <Panel title="Router">
         {router.loading && <Loading />}
         {router.data && (
@@ -101,6 +107,74 @@ export function HealthPage() {
           </>
         )}
       </Panel>
+    </>
+  );
+}
+
+/** States that matter less day to day: hidden at phone width so the table fits. */
+const SECONDARY_STATES: ReadonlySet<QueueCountState> = new Set(['prioritized', 'waiting-children', 'paused']);
+
+function formatSeconds(seconds: number): string {
+  if (seconds < 60) return `${seconds} s`;
+  if (seconds < 3600) return `${Math.floor(seconds / 60)} min`;
+  return `${Math.floor(seconds / 3600)} h ${Math.floor((seconds % 3600) / 60)} min`;
+}
+
+/** BullMQ's view: job counts by state per queue and the workers connected to each queue. */
+function QueuesAndWorkers({ health }: { health: QueuesHealth }) {
+  if (health.redis === 'unconfigured') return <p className="muted">The registry has no REDIS_URL: there are no job queues to show.</p>;
+  if (health.redis === 'unavailable')
+    return (
+      <p>
+        <StatusBadge status="down" /> <span className="muted">Redis is unavailable{health.error ? `: ${health.error}` : ''}</span>
+      </p>
+    );
+  const workers = health.queues.flatMap((q) => q.workers.map((w) => ({ ...w, kind: q.kind })));
+  return (
+    <>
+      <div className="table-scroll">
+        <table className="data-table data-table-compact">
+          <caption className="visually-hidden">Jobs per queue by state</caption>
+          <thead>
+            <tr>
+              <th scope="col">Queue</th>
+              {QUEUE_COUNT_STATES.map((state) => (
+                <th scope="col" key={state} className={SECONDARY_STATES.has(state) ? 'hide-narrow' : undefined}>
+                  {state.replace('-', ' ')}
+                </th>
+              ))}
+              <th scope="col">Workers</th>
+            </tr>
+          </thead>
+          <tbody>
+            {health.queues.map((q) => (
+              <tr key={q.queue}>
+                <th scope="row" title={q.queue}>
+                  {q.kind}
+                </th>
+                {QUEUE_COUNT_STATES.map((state) => (
+                  <td key={state} className={SECONDARY_STATES.has(state) ? 'hide-narrow' : undefined}>
+                    {q.counts[state]}
+                  </td>
+                ))}
+                <td>{q.workers.length}</td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      </div>
+      <h3>Connected workers</h3>
+      {workers.length === 0 ? (
+        <p className="muted">No worker is connected to any queue: queued jobs will wait.</p>
+      ) : (
+        <ul className="checks" aria-label="Connected workers">
+          {workers.map((w) => (
+            <li key={`${w.kind}-${w.addr}-${w.name}`}>
+              <strong>{w.name}</strong> <span className="muted">on {w.kind}, {w.addr}, connected {formatSeconds(w.ageSeconds)}, idle {formatSeconds(w.idleSeconds)}</span>
+            </li>
+          ))}
+        </ul>
+      )}
     </>
   );
 }

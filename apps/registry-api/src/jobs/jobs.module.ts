@@ -12,16 +12,19 @@ import { JobSubmitRequest } from './job-submit.request';
 import { JobsController } from './jobs.controller';
 import { JobsResolver } from './jobs.resolver';
 import { JobsService } from './jobs.service';
+import { QueueHealthService } from './queue-health.service';
+import { SystemController } from './system.controller';
 
 /**
  * The job API: submit (validated up front), list/filter/get from the Job mirror, logs, cancel,
- * retry, live progress over SSE, and the workers' internal result route. BullMQ is reached through
+ * retry, live progress over SSE, the workers' internal result route, and queue/worker health
+ * (GET /api/v1/system/queues). BullMQ is reached through
  * JobQueues (REDIS_URL); without it the job routes answer 503 and the rest of the registry works.
  */
 @Module({
   imports: [CatalogModule, DatasetsModule],
-  controllers: [JobsController, InternalJobsController],
-  providers: [JobQueues, JobsService, JobSubmissionService, JobSubmitRequest, JobResultsService, JobStateMirror, JobEventStream, BaseTokenizers, JobsResolver],
+  controllers: [JobsController, InternalJobsController, SystemController],
+  providers: [JobQueues, JobsService, JobSubmissionService, JobSubmitRequest, JobResultsService, JobStateMirror, JobEventStream, BaseTokenizers, JobsResolver, QueueHealthService],
   exports: [JobsService, JobQueues],
 })
 export class JobsModule {}

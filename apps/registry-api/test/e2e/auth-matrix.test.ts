@@ -77,6 +77,7 @@ const HTTP_ROUTES: Record<string, Access> = {
   'POST /api/v1/jobs/:id/cancel': 'writer',
   'POST /api/v1/jobs/:id/retry': 'writer',
   'POST /api/v1/internal/jobs/:id/result': 'service',
+  'GET /api/v1/system/queues': 'reader',
   'GET /console': 'public',
   'GET /console/*path': 'public',
   'GET /api/v1/router/*path': 'reader',
