@@ -5,7 +5,7 @@
  * or when the process shuts down (checkpoint first, then hand the job back).
  */
 import { Trainer, type TrainerInit } from '@palette/peft-core';
-import type { CheckpointRef } from '@palette/job-contracts';
+import type { CheckpointRef, TrainingMetrics } from '@palette/job-contracts';
 import { fetchCheckpoint, storeCheckpoint } from './checkpoint-store';
 import { JobCancelledError, JobInterruptedError } from './errors';
 import { reasonOf, type JobContext } from './job-context';
@@ -15,6 +15,25 @@ export interface TrainingRun {
   readonly trainer: Trainer;
   /** The step this attempt started at when it resumed from a checkpoint. */
   readonly resumedFromStep: number | undefined;
+}
+
+/** The metrics a finished train or pretrain job reports. `started` is the attempt's performance.now(). */
+export function trainingMetrics(
+  run: TrainingRun,
+  data: { readonly train: readonly unknown[]; readonly eval: readonly unknown[] },
+  evalLoss: number | undefined,
+  started: number,
+): TrainingMetrics {
+  const { trainer, resumedFromStep } = run;
+  return {
+    steps: trainer.step,
+    finalLoss: trainer.losses.at(-1) ?? Number.NaN,
+    ...(evalLoss !== undefined ? { evalLoss } : {}),
+    trainExamples: data.train.length,
+    evalExamples: data.eval.length,
+    ...(resumedFromStep !== undefined ? { resumedFromStep } : {}),
+    durationSeconds: (performance.now() - started) / 1000,
+  };
 }
 
 /** Creates the trainer (resuming when the job has a checkpoint) and trains to the end. Dispose the trainer. */

@@ -10,7 +10,7 @@ import type { PretrainJobResult } from '@palette/job-contracts';
 import { uploadFiles } from '../blob-files';
 import { throwIfStopped, type JobContext } from '../job-context';
 import { TOKENIZER_FILES, loadBaseModel, loadTrainingData } from '../job-inputs';
-import { runTraining } from '../training-run';
+import { runTraining, trainingMetrics } from '../training-run';
 
 export async function processPretrain(ctx: JobContext<'pretrain'>): Promise<PretrainJobResult> {
   const started = performance.now();
@@ -51,15 +51,7 @@ export async function processPretrain(ctx: JobContext<'pretrain'>): Promise<Pret
     return {
       kind: 'pretrain',
       model: { files },
-      metrics: {
-        steps: trainer.step,
-        finalLoss: trainer.losses.at(-1) ?? Number.NaN,
-        ...(evalLoss !== undefined ? { evalLoss } : {}),
-        trainExamples: data.train.length,
-        evalExamples: data.eval.length,
-        ...(resumedFromStep !== undefined ? { resumedFromStep } : {}),
-        durationSeconds: (performance.now() - started) / 1000,
-      },
+      metrics: trainingMetrics({ trainer, resumedFromStep }, data, evalLoss, started),
     };
   } finally {
     await trainer.dispose();

@@ -10,7 +10,7 @@ import { uploadFiles } from '../blob-files';
 import { WorkerError } from '../errors';
 import { throwIfStopped, type JobContext } from '../job-context';
 import { loadBaseModel, loadTrainingData } from '../job-inputs';
-import { runTraining } from '../training-run';
+import { runTraining, trainingMetrics } from '../training-run';
 
 export async function processTrain(ctx: JobContext<'train'>): Promise<TrainJobResult> {
   const started = performance.now();
@@ -60,15 +60,7 @@ export async function processTrain(ctx: JobContext<'train'>): Promise<TrainJobRe
     return {
       kind: 'train',
       adapter: { files },
-      metrics: {
-        steps: trainer.step,
-        finalLoss: trainer.losses.at(-1) ?? Number.NaN,
-        ...(evalLoss !== undefined ? { evalLoss } : {}),
-        trainExamples: data.train.length,
-        evalExamples: data.eval.length,
-        ...(resumedFromStep !== undefined ? { resumedFromStep } : {}),
-        durationSeconds: (performance.now() - started) / 1000,
-      },
+      metrics: trainingMetrics({ trainer, resumedFromStep }, data, evalLoss, started),
     };
   } finally {
     await trainer.dispose();
