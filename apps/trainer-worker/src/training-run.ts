@@ -4,7 +4,7 @@
  * the job's progress, and stop at the next step boundary when cancelled (no checkpoint, no result)
  * or when the process shuts down (checkpoint first, then hand the job back).
  */
-import { Trainer, type TrainerInit } from '@palette/peft-core';
+import { Trainer, type TrainerInit, type TrainerOptions } from '@palette/peft-core';
 import type { CheckpointRef, TrainingMetrics } from '@palette/job-contracts';
 import { fetchCheckpoint, storeCheckpoint } from './checkpoint-store';
 import { JobCancelledError, JobInterruptedError } from './errors';
@@ -15,6 +15,23 @@ export interface TrainingRun {
   readonly trainer: Trainer;
   /** The step this attempt started at when it resumed from a checkpoint. */
   readonly resumedFromStep: number | undefined;
+}
+
+/** The hyperparameters train and pretrain jobs share, as Trainer options. */
+export function optimisationOptions(h: {
+  readonly steps: number;
+  readonly batchSize: number;
+  readonly gradAccumulation: number;
+  readonly lr: number;
+  readonly warmupSteps: number;
+  readonly minLr: number;
+  readonly weightDecay: number;
+  readonly maxGradNorm: number;
+  readonly seed: number;
+  readonly evalEvery: number;
+}): Pick<TrainerOptions, 'steps' | 'batchSize' | 'gradAccumulation' | 'lr' | 'warmupSteps' | 'minLr' | 'weightDecay' | 'maxGradNorm' | 'seed' | 'evalEvery'> {
+  const { steps, batchSize, gradAccumulation, lr, warmupSteps, minLr, weightDecay, maxGradNorm, seed, evalEvery } = h;
+  return { steps, batchSize, gradAccumulation, lr, warmupSteps, minLr, weightDecay, maxGradNorm, seed, evalEvery };
 }
 
 /** The metrics a finished train or pretrain job reports. `started` is the attempt's performance.now(). */

@@ -10,7 +10,7 @@ import type { PretrainJobResult } from '@palette/job-contracts';
 import { uploadFiles } from '../blob-files';
 import { throwIfStopped, type JobContext } from '../job-context';
 import { TOKENIZER_FILES, loadBaseModel, loadTrainingData } from '../job-inputs';
-import { runTraining, trainingMetrics } from '../training-run';
+import { optimisationOptions, runTraining, trainingMetrics } from '../training-run';
 
 export async function processPretrain(ctx: JobContext<'pretrain'>): Promise<PretrainJobResult> {
   const started = performance.now();
@@ -23,16 +23,7 @@ export async function processPretrain(ctx: JobContext<'pretrain'>): Promise<Pret
 
   const options: TrainerOptions = {
     mode: 'full',
-    steps: h.steps,
-    batchSize: h.batchSize,
-    gradAccumulation: h.gradAccumulation,
-    lr: h.lr,
-    warmupSteps: h.warmupSteps,
-    minLr: h.minLr,
-    weightDecay: h.weightDecay,
-    maxGradNorm: h.maxGradNorm,
-    seed: h.seed,
-    evalEvery: h.evalEvery,
+    ...optimisationOptions(h),
     packing: h.packing,
     ...(h.maxSeqLen !== undefined ? { maxSeqLen: h.maxSeqLen } : {}),
     ...ctx.runtime,

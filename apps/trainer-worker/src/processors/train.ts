@@ -10,7 +10,7 @@ import { uploadFiles } from '../blob-files';
 import { WorkerError } from '../errors';
 import { throwIfStopped, type JobContext } from '../job-context';
 import { loadBaseModel, loadTrainingData } from '../job-inputs';
-import { runTraining, trainingMetrics } from '../training-run';
+import { optimisationOptions, runTraining, trainingMetrics } from '../training-run';
 
 export async function processTrain(ctx: JobContext<'train'>): Promise<TrainJobResult> {
   const started = performance.now();
@@ -24,16 +24,7 @@ export async function processTrain(ctx: JobContext<'train'>): Promise<TrainJobRe
   const spec: LoraSpec = { r: h.lora.r, alpha: h.lora.alpha, targetModules: h.lora.targetModules, init: h.lora.init, rsLoRA: h.lora.rsLoRA };
   const options: TrainerOptions = {
     mode: 'lora',
-    steps: h.steps,
-    batchSize: h.batchSize,
-    gradAccumulation: h.gradAccumulation,
-    lr: h.lr,
-    warmupSteps: h.warmupSteps,
-    minLr: h.minLr,
-    weightDecay: h.weightDecay,
-    maxGradNorm: h.maxGradNorm,
-    seed: h.seed,
-    evalEvery: h.evalEvery,
+    ...optimisationOptions(h),
     lora: spec,
     ...(h.maxSeqLen !== undefined ? { maxSeqLen: h.maxSeqLen } : {}),
     ...ctx.runtime,
