@@ -4,7 +4,8 @@ import { mkdir, readFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { launchContext } from './launch-context';
 import { isPortFree } from './readiness';
-import { bootstrapKeyFile, platformServices, platformUrls } from './services';
+import { SeedChoiceError, seedOutcomeLine, seederSpec, worldChoice, type WorldChoice } from './seeding';
+import { bootstrapKeyFile, platformServices, platformUrls, serviceKeyFile } from './services';
 import { Supervisor } from './supervisor';
 
 const root = resolve(__dirname, '..', '..');
@@ -23,6 +24,14 @@ async function readAdminKey(path: string): Promise<string | undefined> {
 
 async function main(): Promise<void> {
   const ctx = launchContext(process.env, root);
+  let world: WorldChoice;
+  try {
+    world = worldChoice(process.argv.slice(2), process.env);
+  } catch (error) {
+    if (!(error instanceof SeedChoiceError)) throw error;
+    log(error.message);
+    process.exit(2);
+  }
   await mkdir(join(ctx.dataDir, 'redis'), { recursive: true });
   const supervisor = new Supervisor(log);
 
@@ -74,7 +83,18 @@ async function main(): Promise<void> {
       ? `  Admin API key (from ${keyFile}):\n    ${adminKey}`
       : `  No admin key file at ${keyFile}; the registry writes it on its first start with an empty database.`,
   );
+  log(`  ${'Service key'.padEnd(width)}  ${serviceKeyFile(ctx)} (the worker's and the router's)`);
   log('Press Ctrl-C to stop.');
+
+  if (world === 'skip') {
+    log('Evaluation world: not seeded (--world skip / WORLD_SEED=skip).');
+    return;
+  }
+  // In the background: the platform is usable while the world trains; the seeder's lines are
+  // prefixed [world-seed] and its jobs show on the console's Jobs page.
+  log(`Seeding the evaluation world (${world}) through the job API; follow it below or at ${platformUrls(ctx).find((u) => u.label === 'Console')?.url ?? ''} (Jobs). Skip with --world skip.`);
+  supervisor.onBackgroundExit = (_name, code) => log(seedOutcomeLine(code, world));
+  await supervisor.start(seederSpec(ctx, world, serviceKeyFile(ctx)));
 }
 
 main().catch((error: unknown) => {

@@ -1,4 +1,5 @@
 import { join } from 'node:path';
+import { ensureServiceKey } from './service-key';
 import type { ServiceSpec } from './supervisor';
 
 /** Where everything runs on this machine; parsed once from the environment by launchContext. */
@@ -27,7 +28,7 @@ function workspaceScript(
   name: string,
   workspace: string,
   script: string,
-  options: Partial<Pick<ServiceSpec, 'kind' | 'env' | 'readiness' | 'startTimeoutMs' | 'ports'>> = {},
+  options: Partial<Pick<ServiceSpec, 'kind' | 'env' | 'readiness' | 'startTimeoutMs' | 'ports' | 'prepare'>> = {},
 ): ServiceSpec {
   return {
     name,
@@ -39,6 +40,7 @@ function workspaceScript(
     readiness: options.readiness ?? { kind: 'none' },
     startTimeoutMs: options.startTimeoutMs ?? 2 * MINUTE,
     ports: options.ports,
+    ...(options.prepare !== undefined ? { prepare: options.prepare } : {}),
   };
 }
 
@@ -58,6 +60,28 @@ export function bootstrapKeyFile(ctx: LaunchContext): string {
   return ctx.env.BOOTSTRAP_KEY_FILE ?? join(ctx.dataDir, 'bootstrap-admin-key');
 }
 
+/** The `service` key of the worker, the router and the world seeder (SERVICE_KEY_FILE moves it). */
+export function serviceKeyFile(ctx: LaunchContext): string {
+  return ctx.env.SERVICE_KEY_FILE ?? join(ctx.dataDir, 'service-key');
+}
+
+/**
+ * Mints (first start) or checks (later starts) the service key once registry-api is up; every
+ * spec that reads the key file shares the one attempt.
+ */
+function serviceKeyStep(ctx: LaunchContext): () => Promise<void> {
+  let pending: Promise<string> | undefined;
+  return async () => {
+    pending ??= ensureServiceKey({
+      registryUrl: `http://${ctx.host}:${ctx.apiPort}`,
+      adminKeyFile: bootstrapKeyFile(ctx),
+      serviceKeyFile: serviceKeyFile(ctx),
+      log: (line) => process.stdout.write(`${line}\n`),
+    });
+    await pending;
+  };
+}
+
 /**
  * The platform on one machine, in start order. Each entry starts after the previous one is
  * ready; Ctrl-C stops them in reverse. A new app or the demo-data seeding is one more line, e.g.
@@ -67,6 +91,7 @@ export function bootstrapKeyFile(ctx: LaunchContext): string {
  */
 export function platformServices(ctx: LaunchContext): ServiceSpec[] {
   const services: ServiceSpec[] = [];
+  const serviceKey = serviceKeyStep(ctx);
   if (ctx.redis.managed) services.push(redisService(ctx, ctx.redis.port));
   services.push(
     workspaceScript(ctx, 'registry-api', 'apps/registry-api', 'start', {
@@ -75,11 +100,12 @@ export function platformServices(ctx: LaunchContext): ServiceSpec[] {
       ports: [{ host: ctx.host, port: ctx.apiPort, variable: 'PORT' }],
     }),
     workspaceScript(ctx, 'router', 'apps/router', 'start', {
-      env: { HOST: ctx.host, PORT: String(ctx.routerPort), REGISTRY_API_KEY_FILE: bootstrapKeyFile(ctx) },
+      env: { HOST: ctx.host, PORT: String(ctx.routerPort), REGISTRY_API_KEY_FILE: serviceKeyFile(ctx) },
       readiness: { kind: 'http', url: `http://${ctx.host}:${ctx.routerPort}/readyz` },
       ports: [{ host: ctx.host, port: ctx.routerPort, variable: 'ROUTER_PORT' }],
+      prepare: serviceKey,
     }),
-    workspaceScript(ctx, 'trainer-worker', 'apps/trainer-worker', 'start', { env: { SERVICE_KEY_FILE: bootstrapKeyFile(ctx) } }),
+    workspaceScript(ctx, 'trainer-worker', 'apps/trainer-worker', 'start', { env: { SERVICE_KEY_FILE: serviceKeyFile(ctx) }, prepare: serviceKey }),
   );
   return services;
 }

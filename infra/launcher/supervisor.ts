@@ -5,8 +5,12 @@ import { probe, sleep, type ReadinessCheck } from './readiness';
 /** One process the launcher runs: a long-lived service, or a task that must finish successfully. */
 export interface ServiceSpec {
   name: string;
-  /** 'service' runs until stopped; 'task' (e.g. demo-data seeding) must exit 0 before the next entry starts. */
-  kind: 'service' | 'task';
+  /**
+   * 'service' runs until stopped; 'task' must exit 0 before the next entry starts; 'background'
+   * (the world seeder) runs alongside the services and may end on its own at any time, which is
+   * reported through onBackgroundExit instead of stopping the platform.
+   */
+  kind: 'service' | 'task' | 'background';
   command: string;
   args: string[];
   cwd: string;
@@ -16,6 +20,8 @@ export interface ServiceSpec {
   startTimeoutMs: number;
   /** Ports it binds, checked free before it starts; `variable` is the setting that moves it. */
   ports?: { host: string; port: number; variable: string }[];
+  /** Runs before the process is spawned (e.g. minting the API key it reads); a throw fails the start. */
+  prepare?: () => Promise<void>;
 }
 
 export type LogSink = (line: string) => void;
@@ -51,11 +57,21 @@ export class Supervisor {
   private stopping: Promise<void> | undefined;
   /** Called when a service exits while it should be running. */
   onUnexpectedExit: (service: string, code: number | null, tail: string[]) => void = () => undefined;
+  /** Called when a 'background' process ends (not when stopAll stopped it). */
+  onBackgroundExit: (name: string, code: number | null) => void = () => undefined;
 
   constructor(private readonly log: LogSink) {}
 
   async start(spec: ServiceSpec): Promise<void> {
+    await spec.prepare?.();
     const running = this.spawn(spec);
+    if (spec.kind === 'background') {
+      this.running.push(running);
+      void running.exited.then((code) => {
+        if (!this.stopping) this.onBackgroundExit(spec.name, code);
+      });
+      return;
+    }
     if (spec.kind === 'task') {
       const code = await running.exited;
       if (code !== 0) throw new ServiceFailedError(spec.name, `exited with code ${code}`, running.tail);

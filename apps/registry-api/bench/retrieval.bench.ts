@@ -27,6 +27,7 @@ import { vector } from '@electric-sql/pglite-pgvector';
 import { Client } from 'pg';
 import { Rng } from '@palette/peft-core';
 import { applyMigrations, readMigrations, type MigrationTarget } from '../src/database/migrations';
+import { vectorSearchSql } from '../src/catalog/search/vector-search.query';
 import { EMBEDDING_DIMENSIONS, vectorLiteral } from '../src/database/vectors';
 
 const N = Number(process.env.BENCH_VECTORS ?? 100_000);
@@ -174,31 +175,30 @@ async function insertEmbeddings(db: BenchDb, versionIds: string[], data: Cluster
   }
 }
 
+/** Filters of 10% selectivity each, as the route's VectorSearchInput fields. */
 const FILTERS = {
-  none: '',
-  tag: `AND EXISTS (SELECT 1 FROM "AdapterTag" at JOIN "Tag" t ON t."id" = at."tagId" WHERE at."adapterId" = a."id" AND t."name" = 'tag-3')`,
-  base: `AND b."name" = 'bench-base-7'`,
+  none: {},
+  tag: { tags: ['tag-3'] },
+  base: { baseModel: 'bench-base-7' },
 } as const;
 type Filter = keyof typeof FILTERS;
 
-/** The catalog's search shape; `exact` hides the operator from the planner so no index serves the order. */
-function searchSql(filter: Filter, exact: boolean): string {
-  const distance = `(e."vector" <=> $1::vector)`;
-  return `
-    SELECT e."adapterVersionId" AS id FROM "Embedding" e
-    JOIN "AdapterVersion" v ON v."id" = e."adapterVersionId"
-    JOIN "Adapter" a ON a."id" = v."adapterId"
-    JOIN "BaseModel" b ON b."id" = a."baseModelId"
-    WHERE e."kind" = 'weight'::"EmbeddingKind" AND e."space" = $2 ${FILTERS[filter]}
-    ORDER BY ${exact ? `${distance} + 0` : distance} LIMIT ${K}`;
+/**
+ * The route's own statement (catalog/search/vector-search.query.ts: vectorSearchSql), with the
+ * query vector as its first parameter; `exact` hides the operator from the planner so no index serves the order.
+ */
+function searchSql(filter: Filter, exact: boolean): { text: string; at: (query: string) => unknown[] } {
+  const probe = '__query__';
+  const sql = vectorSearchSql({ vector: probe, space: SPACE, kind: 'weight', limit: K, ...FILTERS[filter] }, exact ? 'exact' : 'hnsw');
+  return { text: sql.text, at: (query) => sql.values.map((v) => (v === probe ? query : v)) };
 }
 
-async function search(db: BenchDb, sql: string, query: string): Promise<string[]> {
-  return (await db.query<{ id: string }>(sql, [query, SPACE])).map((r) => r.id);
+async function search(db: BenchDb, sql: ReturnType<typeof searchSql>, query: string): Promise<string[]> {
+  return (await db.query<{ versionId: string }>(sql.text, sql.at(query))).map((r) => r.versionId);
 }
 
-async function planUsesHnsw(db: BenchDb, sql: string, query: string): Promise<boolean> {
-  const plan = await db.query<{ 'QUERY PLAN': string }>(`EXPLAIN ${sql}`, [query, SPACE]);
+async function planUsesHnsw(db: BenchDb, sql: ReturnType<typeof searchSql>, query: string): Promise<boolean> {
+  const plan = await db.query<{ 'QUERY PLAN': string }>(`EXPLAIN ${sql.text}`, sql.at(query));
   return plan.some((row) => row['QUERY PLAN'].includes('Embedding_vector_hnsw_idx'));
 }
 

@@ -5,6 +5,7 @@ import { GraphQLModule } from '@nestjs/graphql';
 import type { NestExpressApplication } from '@nestjs/platform-express';
 import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { ArtifactsModule } from './artifacts/artifacts.module';
 import { AuditModule } from './audit/audit.module';
 import { AuthModule } from './auth/auth.module';
 import { CatalogModule } from './catalog/catalog.module';
@@ -20,6 +21,7 @@ import { ConfigModule } from './config/config.module';
 import { DatabaseModule } from './database/database.module';
 import { HealthModule } from './health/health.module';
 import { JobsModule } from './jobs/jobs.module';
+import { RetrievalModule } from './retrieval/retrieval.module';
 import { StorageModule } from './storage/storage.module';
 
 /** Root module. Every feature module is imported here. */
@@ -37,7 +39,9 @@ export class AppModule {
         AuthModule,
         HealthModule,
         CatalogModule,
+        RetrievalModule,
         JobsModule,
+        ArtifactsModule,
         ConsoleModule,
         GraphQLModule.forRoot<ApolloDriverConfig>({
           driver: ApolloDriver,

@@ -18,6 +18,8 @@ import { ModelListService } from './openai/model-list.service';
 import { OpenAiController } from './openai/openai.controller';
 import { BlobReader } from './registry/blob-reader';
 import { RegistryClient } from './registry/registry-client';
+import { RouterRegistry } from './routers/router-registry';
+import { RouterService } from './routers/router-service';
 
 /** The router's one module: small enough that feature modules would only add indirection. */
 @Module({})
@@ -36,6 +38,8 @@ export class RouterAppModule {
         BaseModelService,
         AdapterResolver,
         AdapterService,
+        RouterRegistry,
+        RouterService,
         InferenceService,
         ModelListService,
         PreloadService,

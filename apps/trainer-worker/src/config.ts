@@ -22,6 +22,7 @@
 import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { JOB_KINDS, isJobKind, type JobKind } from '@palette/job-contracts';
+import { EnvReader } from '@palette/config-env';
 import { blobStoreOptionsFromEnv, type BlobStoreOptions } from '@palette/object-store';
 import { WorkerError } from './errors';
 
@@ -50,33 +51,20 @@ export interface WorkerConfig {
 }
 
 export function parseWorkerConfig(env: NodeJS.ProcessEnv): WorkerConfig {
-  const problems: string[] = [];
-  const integer = (name: string, fallback: number, min: number): number => {
-    const raw = env[name];
-    if (raw === undefined || raw === '') return fallback;
-    if (!/^\d+$/.test(raw) || Number(raw) < min) {
-      problems.push(`${name} must be an integer ≥ ${min}, got ${JSON.stringify(raw)}`);
-      return fallback;
-    }
-    return Number(raw);
-  };
-  const optionalInteger = (name: string, min: number): number | undefined => (env[name] === undefined || env[name] === '' ? undefined : integer(name, min, min));
+  const vars = new EnvReader(env);
+  // No upper bounds here: problems read "must be an integer ≥ N".
+  const integer = (name: string, fallback: number, min: number): number => vars.integer(name, fallback, min);
 
   const redisUrl = env.REDIS_URL || 'redis://127.0.0.1:6379';
   try {
     const u = new URL(redisUrl);
-    if (u.protocol !== 'redis:' && u.protocol !== 'rediss:') problems.push(`REDIS_URL must start with redis:// or rediss://, got ${JSON.stringify(redisUrl)}`);
+    if (u.protocol !== 'redis:' && u.protocol !== 'rediss:') vars.problem(`REDIS_URL must start with redis:// or rediss://, got ${JSON.stringify(redisUrl)}`);
   } catch {
-    problems.push(`REDIS_URL is not a URL: ${JSON.stringify(redisUrl)}`);
+    vars.problem(`REDIS_URL is not a URL: ${JSON.stringify(redisUrl)}`);
   }
   const dataDir = path.resolve(env.DATA_DIR || '.data');
 
-  let blobStore: BlobStoreOptions = { driver: 'dir', root: path.join(dataDir, 'blobs') };
-  try {
-    blobStore = blobStoreOptionsFromEnv(env, dataDir);
-  } catch (e) {
-    problems.push((e as Error).message);
-  }
+  const blobStore: BlobStoreOptions = vars.attempt(() => blobStoreOptionsFromEnv(env, dataDir)) ?? { driver: 'dir', root: path.join(dataDir, 'blobs') };
 
   let registry: RegistryConfig | undefined;
   const registryUrl = env.REGISTRY_URL || undefined;
@@ -84,20 +72,20 @@ export function parseWorkerConfig(env: NodeJS.ProcessEnv): WorkerConfig {
   if (serviceKey === undefined && env.SERVICE_KEY_FILE) {
     try {
       serviceKey = readFileSync(env.SERVICE_KEY_FILE, 'utf8').trim() || undefined;
-      if (serviceKey === undefined) problems.push(`SERVICE_KEY_FILE ${env.SERVICE_KEY_FILE} is empty`);
+      if (serviceKey === undefined) vars.problem(`SERVICE_KEY_FILE ${env.SERVICE_KEY_FILE} is empty`);
     } catch (e) {
-      problems.push(`SERVICE_KEY_FILE cannot be read: ${(e as Error).message}`);
+      vars.problem(`SERVICE_KEY_FILE cannot be read: ${(e as Error).message}`);
     }
   }
   if ((registryUrl === undefined) !== (serviceKey === undefined)) {
-    problems.push('REGISTRY_URL and SERVICE_KEY must be set together (or neither, to keep results in the queue only)');
+    vars.problem('REGISTRY_URL and SERVICE_KEY must be set together (or neither, to keep results in the queue only)');
   } else if (registryUrl !== undefined && serviceKey !== undefined) {
     try {
       const u = new URL(registryUrl);
       if (u.protocol !== 'http:' && u.protocol !== 'https:') throw new Error('not http');
       registry = { url: registryUrl.replace(/\/+$/, ''), serviceKey };
     } catch {
-      problems.push(`REGISTRY_URL must be an http(s) URL, got ${JSON.stringify(registryUrl)}`);
+      vars.problem(`REGISTRY_URL must be an http(s) URL, got ${JSON.stringify(registryUrl)}`);
     }
   }
 
@@ -105,7 +93,7 @@ export function parseWorkerConfig(env: NodeJS.ProcessEnv): WorkerConfig {
   if (env.WORKER_QUEUES) {
     const names = env.WORKER_QUEUES.split(',').map((s) => s.trim()).filter((s) => s !== '');
     const unknown = names.filter((n) => !isJobKind(n));
-    if (unknown.length > 0 || names.length === 0) problems.push(`WORKER_QUEUES must list kinds from ${JOB_KINDS.join(', ')}, got ${JSON.stringify(env.WORKER_QUEUES)}`);
+    if (unknown.length > 0 || names.length === 0) vars.problem(`WORKER_QUEUES must list kinds from ${JOB_KINDS.join(', ')}, got ${JSON.stringify(env.WORKER_QUEUES)}`);
     else queues = [...new Set(names as JobKind[])];
   }
   const concurrency = Object.fromEntries(JOB_KINDS.map((k) => [k, integer(`WORKER_CONCURRENCY_${k.toUpperCase()}`, 1, 1)])) as Record<JobKind, number>;
@@ -124,9 +112,9 @@ export function parseWorkerConfig(env: NodeJS.ProcessEnv): WorkerConfig {
     maxStalledCount: integer('WORKER_MAX_STALLED_COUNT', 3, 0),
     progressIntervalMs: integer('WORKER_PROGRESS_INTERVAL_MS', 2000, 0),
     cancelPollMs: integer('WORKER_CANCEL_POLL_MS', 1000, 50),
-    intraOpThreads: optionalInteger('WORKER_INTRA_OP_THREADS', 1),
+    intraOpThreads: vars.optionalInteger('WORKER_INTRA_OP_THREADS', 1),
     device: env.WORKER_DEVICE || undefined,
   };
-  if (problems.length > 0) throw new WorkerError('CONFIG_INVALID', `invalid worker environment: ${problems.join('; ')}`);
+  vars.failIfAny((problems) => new WorkerError('CONFIG_INVALID', `invalid worker environment: ${problems.join('; ')}`));
   return config;
 }

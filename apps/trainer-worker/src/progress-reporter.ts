@@ -3,7 +3,7 @@
  * tiny models); Redis and the console need one every few seconds. Phase changes and checkpoints are
  * always sent at once, since they change what a resuming worker or a watching user must know.
  */
-import type { CheckpointRef, JobPhase, JobProgress } from '@palette/job-contracts';
+import type { CheckpointRef, JobPhase, JobProgress, TransferProgress } from '@palette/job-contracts';
 
 export interface ProgressSink {
   (progress: JobProgress): Promise<void>;
@@ -18,6 +18,8 @@ export interface ProgressUpdate {
   readonly tokensPerSecond?: number | null;
   readonly etaSeconds?: number | null;
   readonly evalLoss?: number;
+  /** transfer jobs: kept until replaced, so the acceptance rate and the stored distillation set stay visible while training. */
+  readonly transfer?: TransferProgress;
 }
 
 export class ProgressReporter {
@@ -27,6 +29,7 @@ export class ProgressReporter {
   private pending: JobProgress | undefined;
   private checkpointRef: CheckpointRef | undefined;
   private evalLoss: number | undefined;
+  private transfer: TransferProgress | undefined;
   /** Sends are chained so updates reach Redis in order. */
   private chain: Promise<void> = Promise.resolve();
   private failure: unknown;
@@ -55,6 +58,7 @@ export class ProgressReporter {
   update(u: ProgressUpdate): void {
     this.lastUpdate = u;
     if (u.evalLoss !== undefined) this.evalLoss = u.evalLoss;
+    if (u.transfer !== undefined) this.transfer = u.transfer;
     const progress = this.build(u);
     const due = u.phase !== this.lastPhase || this.now() - this.lastSentAt >= this.intervalMs;
     if (due) this.send(progress);
@@ -88,6 +92,7 @@ export class ProgressReporter {
       ...(this.evalLoss !== undefined ? { evalLoss: this.evalLoss } : {}),
       ...(this.checkpointRef !== undefined ? { checkpoint: this.checkpointRef } : {}),
       ...(this.resumedFromStep !== undefined ? { resumedFromStep: this.resumedFromStep } : {}),
+      ...(this.transfer !== undefined ? { transfer: this.transfer } : {}),
       updatedAt: new Date().toISOString(),
     };
   }

@@ -54,7 +54,7 @@ export function trainingMetrics(
 }
 
 /** Creates the trainer (resuming when the job has a checkpoint) and trains to the end. Dispose the trainer. */
-export async function runTraining(ctx: JobContext<'train' | 'pretrain'>, init: Omit<TrainerInit, 'resume'>, everySteps: number): Promise<TrainingRun> {
+export async function runTraining(ctx: JobContext<'train' | 'pretrain' | 'transfer'>, init: Omit<TrainerInit, 'resume'>, everySteps: number): Promise<TrainingRun> {
   const ref = ctx.previous?.checkpoint;
   const resume = ref !== undefined ? await fetchCheckpoint(ctx.store, ctx.jobId, ref, ctx.scratchDir) : undefined;
   const trainer = await Trainer.create({ ...init, ...(resume !== undefined ? { resume } : {}) });
@@ -69,7 +69,7 @@ export async function runTraining(ctx: JobContext<'train' | 'pretrain'>, init: O
   return { trainer, resumedFromStep: resume?.step };
 }
 
-async function trainInChunks(ctx: JobContext<'train' | 'pretrain'>, trainer: Trainer, everySteps: number): Promise<void> {
+async function trainInChunks(ctx: JobContext<'train' | 'pretrain' | 'transfer'>, trainer: Trainer, everySteps: number): Promise<void> {
   const signal = AbortSignal.any([ctx.cancelSignal, ctx.shutdownSignal]);
   let lastCheckpoint: CheckpointRef | undefined = ctx.previous?.checkpoint;
   // The last training update (rate, ETA) is repeated with each checkpoint record.
@@ -109,7 +109,7 @@ async function trainInChunks(ctx: JobContext<'train' | 'pretrain'>, trainer: Tra
   }
 }
 
-async function checkpoint(ctx: JobContext<'train' | 'pretrain'>, trainer: Trainer, at: ProgressUpdate): Promise<CheckpointRef> {
+async function checkpoint(ctx: JobContext<'train' | 'pretrain' | 'transfer'>, trainer: Trainer, at: ProgressUpdate): Promise<CheckpointRef> {
   ctx.progress.update({ ...at, phase: 'checkpointing' });
   const ref = await storeCheckpoint(ctx.store, ctx.jobId, trainer.checkpoint(), ctx.scratchDir);
   await ctx.progress.recordCheckpoint(ref, at);

@@ -3,14 +3,16 @@
  * (registry-api) and consumers (trainer-worker) share. One BullMQ queue per kind, so each
  * kind gets its own concurrency and a slow kind never starves another.
  *
- * Planned kinds not defined yet: `transfer` (Trans-LoRA) and `train-router`.
+ * `train-router` (learned routers over registered experts) lives in train-router.ts.
  */
 import { adapterFilesSchema, modelFilesSchema, sha256Schema } from './blobs';
 import { JobContractError } from './errors';
 import { pretrainHyperparametersSchema, trainHyperparametersSchema, EXPORT_DTYPES } from './hyperparameters';
+import { companionDiscriminatorSchema, transferPayloadSchema } from './transfer';
+import { trainRouterPayloadSchema } from './train-router';
 import { formatIssues, nested, number, object, oneOf, optional, required, string, validate, withDefault, type Infer, type InferInput, type Schema } from './validation';
 
-export const JOB_KINDS = ['train', 'pretrain', 'embed', 'evaluate'] as const;
+export const JOB_KINDS = ['train', 'pretrain', 'embed', 'evaluate', 'transfer', 'train-router'] as const;
 export type JobKind = (typeof JOB_KINDS)[number];
 
 export function isJobKind(value: string): value is JobKind {
@@ -23,6 +25,8 @@ export const QUEUE_NAMES: Readonly<Record<JobKind, string>> = {
   pretrain: 'palette-pretrain',
   embed: 'palette-embed',
   evaluate: 'palette-evaluate',
+  transfer: 'palette-transfer',
+  'train-router': 'palette-train-router',
 };
 
 const baseModelSchema = object({
@@ -50,6 +54,8 @@ export const trainPayloadSchema = object({
   checkpointing: nested(checkpointingSchema),
   /** Storage dtype of the exported adapter. */
   dtype: withDefault(oneOf(EXPORT_DTYPES), 'F32'),
+  /** Trans-LoRA's companion discriminator, trained after the adapter while the data exists (transfer.ts). */
+  companionDiscriminator: nested(companionDiscriminatorSchema),
 });
 
 export const pretrainPayloadSchema = object({
@@ -94,6 +100,8 @@ export const PAYLOAD_SCHEMAS = {
   pretrain: pretrainPayloadSchema,
   embed: embedPayloadSchema,
   evaluate: evaluatePayloadSchema,
+  transfer: transferPayloadSchema,
+  'train-router': trainRouterPayloadSchema,
 } as const satisfies Record<JobKind, Schema<unknown, unknown>>;
 
 /** Validated payloads, every default filled in: what a job's data holds. */
@@ -102,6 +110,8 @@ export interface JobPayloads {
   pretrain: Infer<typeof pretrainPayloadSchema>;
   embed: Infer<typeof embedPayloadSchema>;
   evaluate: Infer<typeof evaluatePayloadSchema>;
+  transfer: Infer<typeof transferPayloadSchema>;
+  'train-router': Infer<typeof trainRouterPayloadSchema>;
 }
 
 /** What a producer may submit (defaulted fields optional). */
@@ -110,6 +120,8 @@ export interface JobInputs {
   pretrain: InferInput<typeof pretrainPayloadSchema>;
   embed: InferInput<typeof embedPayloadSchema>;
   evaluate: InferInput<typeof evaluatePayloadSchema>;
+  transfer: InferInput<typeof transferPayloadSchema>;
+  'train-router': InferInput<typeof trainRouterPayloadSchema>;
 }
 
 export type TrainJobPayload = JobPayloads['train'];

@@ -4,9 +4,23 @@
  * Fields that do not apply to the current phase are null (JSON has no undefined).
  */
 import { JobContractError } from './errors';
+import { transferProgressSchema } from './transfer';
 import { formatIssues, number, object, oneOf, optional, required, string, validate, type Infer, type Schema } from './validation';
 
-export const JOB_PHASES = ['loading', 'training', 'checkpointing', 'exporting', 'evaluating', 'embedding', 'uploading', 'completed'] as const;
+export const JOB_PHASES = [
+  'loading',
+  // transfer (Trans-LoRA): candidate prompts, the discriminator's filter, the teacher's answers
+  'generating',
+  'filtering',
+  'answering',
+  'training',
+  'checkpointing',
+  'exporting',
+  'evaluating',
+  'embedding',
+  'uploading',
+  'completed',
+] as const;
 export type JobPhase = (typeof JOB_PHASES)[number];
 
 /** A nullable number field (present, number or null). */
@@ -44,6 +58,8 @@ export const jobProgressSchema = object({
   checkpoint: optional(checkpointRefSchema),
   /** Set when this attempt continued from a checkpoint: the step it resumed at. */
   resumedFromStep: optional(number({ integer: true, min: 0 })),
+  /** transfer jobs: the Trans-LoRA phase, its units and the filter's acceptance rate (transfer.ts). */
+  transfer: optional(transferProgressSchema),
   /** ISO 8601 time of the update. */
   updatedAt: required(string()),
 });

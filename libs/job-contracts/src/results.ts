@@ -2,8 +2,11 @@
  * What each kind of job returns (BullMQ's return value) and what the worker submits to the
  * registry's internal API to register it.
  */
+import type { ArtifactResult } from './artifacts';
 import type { StoredFile } from './blobs';
 import type { JobKind } from './payloads';
+import type { CompanionDiscriminatorReport, TransferJobResult } from './transfer';
+import type { TrainRouterJobResult } from './train-router';
 
 export interface TrainingMetrics {
   /** Optimizer steps completed. */
@@ -24,6 +27,8 @@ export interface TrainJobResult {
   /** The PEFT adapter: adapter_config.json and adapter_model.safetensors. */
   readonly adapter: { readonly files: Readonly<Record<string, StoredFile>> };
   readonly metrics: TrainingMetrics;
+  /** Trans-LoRA's companion discriminator: what happened, and the artifact when one was trained (absent from older workers). */
+  readonly companionDiscriminator?: CompanionDiscriminatorReport & { readonly artifact?: ArtifactResult };
 }
 
 export interface PretrainJobResult {
@@ -67,6 +72,8 @@ export interface JobResults {
   pretrain: PretrainJobResult;
   embed: EmbedJobResult;
   evaluate: EvaluateJobResult;
+  transfer: TransferJobResult;
+  'train-router': TrainRouterJobResult;
 }
 
 export type AnyJobResult = JobResults[JobKind];

@@ -1,4 +1,5 @@
 import * as path from 'node:path';
+import { EnvReader } from '@palette/config-env';
 import { blobStoreOptionsFromEnv, type BlobStoreOptions } from '@palette/object-store';
 
 /** Injection token of the validated AppConfig. */
@@ -57,69 +58,47 @@ const MIB = 1024 ** 2;
  * so a bad deployment is fixed in one round instead of one variable per restart.
  */
 export function loadConfig(env: NodeJS.ProcessEnv, cwd: string = process.cwd()): AppConfig {
-  const problems: string[] = [];
-  const text = (name: string, fallback: string): string => {
-    const value = env[name];
-    return value === undefined || value === '' ? fallback : value;
-  };
-  const integer = (name: string, fallback: number, min: number, max: number): number => {
-    const raw = env[name];
-    if (raw === undefined || raw === '') return fallback;
-    const value = /^\d+$/.test(raw.trim()) ? Number(raw.trim()) : NaN;
-    if (!Number.isSafeInteger(value) || value < min || value > max) {
-      problems.push(`${name} must be an integer between ${min} and ${max}, got ${JSON.stringify(raw)}`);
-      return fallback;
-    }
-    return value;
-  };
+  const vars = new EnvReader(env);
   const absolute = (p: string): string => path.resolve(cwd, p);
 
-  const host = text('HOST', '127.0.0.1');
-  const port = integer('PORT', 8080, 0, 65535);
-  const dataDir = absolute(text('DATA_DIR', './.data'));
+  const host = vars.text('HOST', '127.0.0.1');
+  const port = vars.integer('PORT', 8080, 0, 65535);
+  const dataDir = absolute(vars.text('DATA_DIR', './.data'));
 
   let database: AppConfig['database'] = { kind: 'pglite', dataDir: path.join(dataDir, 'pglite') };
   const databaseUrl = env.DATABASE_URL;
   if (databaseUrl !== undefined && databaseUrl !== '') {
-    if (!/^postgres(ql)?:\/\//.test(databaseUrl)) problems.push('DATABASE_URL must start with postgres:// or postgresql://');
+    if (!/^postgres(ql)?:\/\//.test(databaseUrl)) vars.problem('DATABASE_URL must start with postgres:// or postgresql://');
     else database = { kind: 'postgres', url: databaseUrl };
   }
 
   let blobStore: BlobStoreOptions = { driver: 'dir', root: path.join(dataDir, 'blobs') };
-  try {
-    const options = blobStoreOptionsFromEnv(env, dataDir);
-    blobStore = options.driver === 'dir' ? { ...options, root: absolute(options.root) } : options;
-  } catch (error) {
-    problems.push(error instanceof Error ? error.message : String(error));
-  }
+  const options = vars.attempt(() => blobStoreOptionsFromEnv(env, dataDir));
+  if (options !== undefined) blobStore = options.driver === 'dir' ? { ...options, root: absolute(options.root) } : options;
 
-  const maxUploadBytes = integer('MAX_UPLOAD_BYTES', 4 * GIB, 1, Number.MAX_SAFE_INTEGER);
-  const maxConfigBytes = integer('MAX_CONFIG_BYTES', 1 * MIB, 1, 64 * MIB);
-  const maxJsonBodyBytes = integer('MAX_JSON_BODY_BYTES', 2 * MIB, 1024, 256 * MIB);
+  const maxUploadBytes = vars.integer('MAX_UPLOAD_BYTES', 4 * GIB, 1, Number.MAX_SAFE_INTEGER);
+  const maxConfigBytes = vars.integer('MAX_CONFIG_BYTES', 1 * MIB, 1, 64 * MIB);
+  const maxJsonBodyBytes = vars.integer('MAX_JSON_BODY_BYTES', 2 * MIB, 1024, 256 * MIB);
 
-  const modelImportRoots = text('MODEL_IMPORT_ROOTS', '')
-    .split(',')
-    .map((entry) => entry.trim())
-    .filter((entry) => entry !== '')
-    .map(absolute);
+  const modelImportRoots = vars.list('MODEL_IMPORT_ROOTS').map(absolute);
 
   const bootstrapKeyFile = env.BOOTSTRAP_KEY_FILE ? absolute(env.BOOTSTRAP_KEY_FILE) : undefined;
 
-  const logLevelRaw = text('LOG_LEVEL', 'info');
+  const logLevelRaw = vars.text('LOG_LEVEL', 'info');
   const logLevel = LOG_LEVELS.find((level) => level === logLevelRaw);
-  if (!logLevel) problems.push(`LOG_LEVEL must be one of ${LOG_LEVELS.join(', ')}, got ${JSON.stringify(logLevelRaw)}`);
+  if (!logLevel) vars.problem(`LOG_LEVEL must be one of ${LOG_LEVELS.join(', ')}, got ${JSON.stringify(logLevelRaw)}`);
 
-  const tmpDir = absolute(text('TMP_DIR', path.join(dataDir, 'tmp')));
-  const keyLastUsedWriteIntervalMs = integer('KEY_LAST_USED_WRITE_INTERVAL_MS', 60_000, 0, 24 * 3_600_000);
-  const keyCacheTtlMs = integer('KEY_CACHE_TTL_MS', 5_000, 0, 3_600_000);
-  const transactionTimeoutMs = integer('DB_TRANSACTION_TIMEOUT_MS', 30_000, 100, 3_600_000);
-  const blobGcGraceMs = integer('BLOB_GC_GRACE_MS', 24 * 3_600_000, 0, 365 * 24 * 3_600_000);
-  const maxDatasetBytes = integer('MAX_DATASET_BYTES', 256 * MIB, 1, Number.MAX_SAFE_INTEGER);
+  const tmpDir = absolute(vars.text('TMP_DIR', path.join(dataDir, 'tmp')));
+  const keyLastUsedWriteIntervalMs = vars.integer('KEY_LAST_USED_WRITE_INTERVAL_MS', 60_000, 0, 24 * 3_600_000);
+  const keyCacheTtlMs = vars.integer('KEY_CACHE_TTL_MS', 5_000, 0, 3_600_000);
+  const transactionTimeoutMs = vars.integer('DB_TRANSACTION_TIMEOUT_MS', 30_000, 100, 3_600_000);
+  const blobGcGraceMs = vars.integer('BLOB_GC_GRACE_MS', 24 * 3_600_000, 0, 365 * 24 * 3_600_000);
+  const maxDatasetBytes = vars.integer('MAX_DATASET_BYTES', 256 * MIB, 1, Number.MAX_SAFE_INTEGER);
 
-  const redisUrl = env.REDIS_URL === undefined || env.REDIS_URL === '' ? undefined : env.REDIS_URL;
-  if (redisUrl !== undefined && !/^rediss?:\/\/[^/]/.test(redisUrl)) problems.push(`REDIS_URL must be a redis:// or rediss:// URL, got ${JSON.stringify(redisUrl)}`);
+  const redisUrl = vars.optionalText('REDIS_URL');
+  if (redisUrl !== undefined && !/^rediss?:\/\/[^/]/.test(redisUrl)) vars.problem(`REDIS_URL must be a redis:// or rediss:// URL, got ${JSON.stringify(redisUrl)}`);
 
-  if (problems.length > 0) throw new ConfigError(problems);
+  vars.failIfAny((problems) => new ConfigError(problems));
   return {
     host,
     port,

@@ -5,12 +5,16 @@ import { CurrentKey, RequireRole, type AuthenticatedKey } from '../auth';
 import { JobResultRegistrationDto } from './job.dto';
 import { parseJobResultSubmission } from './job-result.input';
 import { JobResultsService } from './job-results.service';
+import { JobKindRegistry } from './kinds/job-kind-registry';
 
 /** Routes for workers (role 'service'; admin may call them too). */
 @ApiTags('internal')
 @Controller('api/v1/internal/jobs')
 export class InternalJobsController {
-  constructor(private readonly results: JobResultsService) {}
+  constructor(
+    private readonly results: JobResultsService,
+    private readonly kinds: JobKindRegistry,
+  ) {}
 
   @Post(':id/result')
   @RequireRole('service')
@@ -23,7 +27,7 @@ export class InternalJobsController {
     @Res({ passthrough: true }) res: ServerResponse,
     @CurrentKey() actor: AuthenticatedKey,
   ): Promise<JobResultRegistrationDto> {
-    const result = await this.results.register(id, parseJobResultSubmission(id, idempotencyKey, body), actor);
+    const result = await this.results.register(id, parseJobResultSubmission(this.kinds, id, idempotencyKey, body), actor);
     res.statusCode = result.created ? 201 : 200;
     return result;
   }

@@ -3,6 +3,7 @@ import type { Job as BullJob, QueueEvents } from 'bullmq';
 import { readJobProgress, type JobKind, type JobProgress } from '@palette/job-contracts';
 import { AppLogger } from '../common';
 import { DatabaseService } from '../database';
+import { JobCheckpointRefs } from './job-checkpoint-refs';
 import { JobQueues } from './job-queues';
 import { KeyedSerial } from './keyed-serial';
 
@@ -25,6 +26,7 @@ export class JobStateMirror implements OnApplicationBootstrap, OnModuleDestroy {
     private readonly db: DatabaseService,
     private readonly queues: JobQueues,
     private readonly logger: AppLogger,
+    private readonly checkpoints: JobCheckpointRefs,
   ) {}
 
   async onApplicationBootstrap(): Promise<void> {
@@ -77,6 +79,10 @@ export class JobStateMirror implements OnApplicationBootstrap, OnModuleDestroy {
         "startedAt" = COALESCE("startedAt", now()),
         "updatedAt" = now()
       WHERE "id" = ${jobId} AND "status" IN ('queued', 'running')`;
+    if (progress.checkpoint !== undefined) {
+      // A failure here must not stop the mirror: the next progress update retries it, and the GC grace period covers the gap.
+      await this.checkpoints.retain(jobId, progress.checkpoint).catch((err: unknown) => this.logger.warn({ err: (err as Error).message, jobId }, 'checkpoint blob refs not written'));
+    }
   }
 
   private async markCompleted(jobId: string, result: unknown): Promise<void> {

@@ -9,9 +9,8 @@ import { JobQueues } from './job-queues';
 import { JobSubmissionService, type SubmitResult } from './job-submission.service';
 import { parseJobSubmission } from './job-submit.input';
 
-/** The multipart field holding the submission JSON, and the file part holding a new dataset. */
+/** The multipart field holding the submission JSON (the file part's name is the kind's `uploadPart`: dataset, corpus). */
 export const SPEC_FIELD = 'spec';
-export const DATASET_PART = 'dataset';
 
 /**
  * Turns POST /api/v1/jobs into a submission: a JSON body, or multipart/form-data with the JSON in
@@ -31,16 +30,17 @@ export class JobSubmitRequest {
     const contentType = req.headers['content-type'] ?? '';
     if (!/^multipart\/form-data/i.test(contentType)) {
       this.queues.require();
-      return this.submissions.submit(parseJobSubmission(req.body, headerKey, false), undefined, actor);
+      return this.submissions.submit(parseJobSubmission(this.submissions.kinds, req.body, headerKey, undefined), undefined, actor);
     }
     if (!this.queues.enabled) {
       req.resume();
       this.queues.require();
     }
+    const parts = this.submissions.kinds.uploadParts;
     const workspace = await TempWorkspace.create(this.config.tmpDir, 'job-submit');
     try {
       const received = await receiveMultipart(Object.assign(req, { headers: req.headers }), workspace, {
-        fileLimit: (field) => (field === DATASET_PART ? this.config.maxDatasetBytes : undefined),
+        fileLimit: (field) => (parts.has(field) ? this.config.maxDatasetBytes : undefined),
         maxTotalBytes: this.config.maxDatasetBytes,
         maxFiles: 1,
         maxFieldBytes: 256 * 1024,
@@ -54,8 +54,9 @@ export class JobSubmitRequest {
       } catch (err) {
         throw domainErrors.validation(`field '${SPEC_FIELD}' is not valid JSON: ${(err as Error).message}`, { field: SPEC_FIELD });
       }
-      const dataset = received.files.get(DATASET_PART);
-      return await this.submissions.submit(parseJobSubmission(body, headerKey, dataset !== undefined), dataset, actor);
+      // maxFiles: 1, so at most one of the kinds' parts is here; the kind's parser says whether it is the right one.
+      const [part, file] = [...received.files][0] ?? [undefined, undefined];
+      return await this.submissions.submit(parseJobSubmission(this.submissions.kinds, body, headerKey, part), file, actor);
     } finally {
       await workspace.dispose();
     }

@@ -21,7 +21,14 @@ export class JobDto {
   @ApiPropertyOptional({ description: 'dataset id' }) @Field(() => String, { nullable: true }) datasetId!: string | null;
   @ApiPropertyOptional({ description: 'dataset sha256' }) @Field(() => String, { nullable: true }) datasetSha256!: string | null;
   @ApiPropertyOptional({ description: 'the adapter a train result is registered as' }) @Field(() => String, { nullable: true }) adapter!: string | null;
-  @ApiPropertyOptional({ description: 'the registered version as name@vN, once the result is in' }) @Field(() => String, { nullable: true }) adapterVersion!: string | null;
+  @ApiPropertyOptional({ description: 'the adapter version the job produced as name@vN, once the result is in' }) @Field(() => String, { nullable: true }) adapterVersion!: string | null;
+  @ApiPropertyOptional({ type: Object, description: "what the result will register, per kind (train: {adapter, tags, …}; pretrain: {baseModel, …}; evaluate: {worldTask, adapterVersion?, …})" })
+  @Field(() => JsonScalar, { nullable: true })
+  registration!: unknown;
+  @ApiPropertyOptional({ type: Object, description: "what the result registered: {type: 'adapter-version' | 'base-model' | 'evaluation' | 'artifact' | 'none', id?, name?, details?}" })
+  @Field(() => JsonScalar, { nullable: true })
+  registered!: unknown;
+  @ApiPropertyOptional({ description: 'when the result was registered (once per job)' }) @Field(() => Date, { nullable: true }) registeredAt!: Date | null;
   @ApiProperty({ type: Object, description: 'the validated payload as enqueued (every default filled in)' }) @Field(() => JsonScalar) payload!: unknown;
   @ApiProperty({ type: Object, description: 'the latest JobProgress ({} before the first update)' }) @Field(() => JsonScalar) progress!: unknown;
   @ApiPropertyOptional({ type: Object }) @Field(() => JsonScalar, { nullable: true }) result!: unknown;
@@ -68,5 +75,6 @@ export class JobResultRegistrationDto {
   @ApiProperty() jobId!: string;
   @ApiPropertyOptional({ description: 'name@vN of the registered adapter version (train jobs)' }) adapterVersion!: string | null;
   @ApiPropertyOptional() adapterVersionId!: string | null;
+  @ApiPropertyOptional({ type: Object, description: 'what was registered: {type, id?, name?, details?}' }) registered!: unknown;
   @ApiProperty({ description: 'false when this job had already registered its result' }) created!: boolean;
 }

@@ -1,8 +1,10 @@
 import { Module } from '@nestjs/common';
+import { ArtifactsModule } from '../artifacts/artifacts.module';
 import { CatalogModule } from '../catalog/catalog.module';
 import { DatasetsModule } from '../datasets/datasets.module';
 import { BaseTokenizers } from './base-tokenizers';
 import { InternalJobsController } from './internal-jobs.controller';
+import { JobCheckpointRefs } from './job-checkpoint-refs';
 import { JobEventStream } from './job-event-stream';
 import { JobQueues } from './job-queues';
 import { JobResultsService } from './job-results.service';
@@ -12,6 +14,7 @@ import { JobSubmitRequest } from './job-submit.request';
 import { JobsController } from './jobs.controller';
 import { JobsResolver } from './jobs.resolver';
 import { JobsService } from './jobs.service';
+import { JOB_KIND_PROVIDERS } from './kinds';
 import { QueueHealthService } from './queue-health.service';
 import { SystemController } from './system.controller';
 
@@ -22,9 +25,9 @@ import { SystemController } from './system.controller';
  * JobQueues (REDIS_URL); without it the job routes answer 503 and the rest of the registry works.
  */
 @Module({
-  imports: [CatalogModule, DatasetsModule],
+  imports: [CatalogModule, DatasetsModule, ArtifactsModule],
   controllers: [JobsController, InternalJobsController, SystemController],
-  providers: [JobQueues, JobsService, JobSubmissionService, JobSubmitRequest, JobResultsService, JobStateMirror, JobEventStream, BaseTokenizers, JobsResolver, QueueHealthService],
+  providers: [JobQueues, JobsService, JobSubmissionService, JobSubmitRequest, JobResultsService, JobStateMirror, JobEventStream, BaseTokenizers, JobsResolver, QueueHealthService, JobCheckpointRefs, ...JOB_KIND_PROVIDERS],
   exports: [JobsService, JobQueues],
 })
 export class JobsModule {}

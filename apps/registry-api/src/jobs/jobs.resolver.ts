@@ -33,10 +33,10 @@ export class JobsResolver {
     return this.jobsService.logs(id);
   }
 
-  @Mutation(() => JobDto, { description: 'The submission object of POST /api/v1/jobs (dataset.ref required here)' })
+  @Mutation(() => JobDto, { description: 'The submission object of POST /api/v1/jobs, any submittable kind, as JSON (datasets by ref here: file parts stay REST)' })
   @RequireRole('writer')
   async submitJob(@Args('input', { type: () => JsonScalar }) input: unknown, @CurrentKey() actor: AuthenticatedKey): Promise<JobDto> {
-    return (await this.submissions.submit(parseJobSubmission(input, undefined, false), undefined, actor)).job;
+    return (await this.submissions.submit(parseJobSubmission(this.submissions.kinds, input, undefined, undefined), undefined, actor)).job;
   }
 
   @Mutation(() => JobDto)

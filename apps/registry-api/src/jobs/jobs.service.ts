@@ -111,7 +111,7 @@ export class JobsService {
     if (row.status !== 'failed' && row.status !== 'cancelled') {
       throw domainErrors.conflict(`job ${id} is ${row.status}; only failed or cancelled jobs can be retried`, { job: id, status: row.status });
     }
-    if (row.adapterVersionId !== null) throw domainErrors.conflict(`job ${id} already registered its result; retrying it would change nothing`, { job: id });
+    if (row.registeredAt !== null) throw domainErrors.conflict(`job ${id} already registered its result; retrying it would change nothing`, { job: id });
     const kind = kindOf(row.kind);
     const queue = this.queues.queue(kind);
     const job = await queue.getJob(id);

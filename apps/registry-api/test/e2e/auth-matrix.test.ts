@@ -64,6 +64,10 @@ const HTTP_ROUTES: Record<string, Access> = {
   'DELETE /api/v1/adapters/:name/tags/:tag': 'writer',
   'GET /api/v1/search': 'reader',
   'GET /api/v1/adapters/:name/similar': 'reader',
+  'GET /api/v1/search/adapters': 'reader',
+  'GET /api/v1/embedding-spaces': 'reader',
+  'GET /api/v1/embedding-spaces/:id': 'reader',
+  'POST /api/v1/embedding-spaces': 'admin',
   'POST /api/v1/datasets': 'writer',
   'GET /api/v1/datasets': 'reader',
   'GET /api/v1/datasets/:ref': 'reader',
@@ -78,6 +82,12 @@ const HTTP_ROUTES: Record<string, Access> = {
   'POST /api/v1/jobs/:id/retry': 'writer',
   'POST /api/v1/internal/jobs/:id/result': 'service',
   'GET /api/v1/system/queues': 'reader',
+  'GET /api/v1/artifacts': 'reader',
+  'POST /api/v1/artifacts': 'writer',
+  'GET /api/v1/artifacts/id/:id': 'reader',
+  'GET /api/v1/artifacts/id/:id/files/:path': 'reader',
+  'DELETE /api/v1/artifacts/id/:id': 'admin',
+  'GET /api/v1/artifacts/:kind/:name': 'reader',
   'GET /console': 'public',
   'GET /console/*path': 'public',
   'GET /api/v1/router/*path': 'reader',
@@ -99,6 +109,8 @@ const GRAPHQL_OPERATIONS: Record<string, Access> = {
   'query lineage': 'reader',
   'query search': 'reader',
   'query similarAdapters': 'reader',
+  'query searchAdapters': 'reader',
+  'query embeddingSpaces': 'reader',
   'mutation setAlias': 'writer',
   'mutation removeAlias': 'writer',
   'mutation setTags': 'writer',
@@ -116,6 +128,8 @@ const GRAPHQL_OPERATIONS: Record<string, Access> = {
   'mutation submitJob': 'writer',
   'mutation cancelJob': 'writer',
   'mutation retryJob': 'writer',
+  'query artifacts': 'reader',
+  'query artifact': 'reader',
 };
 
 const ROLES: readonly Role[] = ['reader', 'writer', 'admin', 'service'];
@@ -127,6 +141,8 @@ const PARAM_VALUES: Record<string, string> = {
   alias: 'prod',
   tag: 'nothing',
   id: '00000000-0000-0000-0000-000000000000',
+  kind: 'router',
+  path: 'router.json',
 };
 
 /** Status and JSON body of a route that may stream forever: read the head, then hang up. */

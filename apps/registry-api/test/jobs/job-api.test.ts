@@ -99,9 +99,12 @@ describe('job API: submit-time validation, datasets, cancel and retry (real Redi
     const base = await t.http.post('/api/v1/jobs').set(auth(writer)).send(trainSpec({ baseModel: 'no-such-base' })).expect(404);
     assert.match(base.body.error.message, /base model "no-such-base" not found/);
 
-    const kind = await t.http.post('/api/v1/jobs').set(auth(writer)).send(trainSpec({ kind: 'transfer', adapter: undefined })).expect(400);
-    assert.match(kind.body.error.message, /kind: expected one of train/);
-    assert.match(kind.body.error.message, /adapter: required/);
+    const kind = await t.http.post('/api/v1/jobs').set(auth(writer)).send(trainSpec({ kind: 'bogus' })).expect(400);
+    assert.match(kind.body.error.message, /kind: expected one of train, pretrain, evaluate/);
+    const noAdapter = await t.http.post('/api/v1/jobs').set(auth(writer)).send(trainSpec({ adapter: undefined })).expect(400);
+    assert.match(noAdapter.body.error.message, /adapter: required/);
+    const embed = await t.http.post('/api/v1/jobs').set(auth(writer)).send({ kind: 'embed' }).expect(400);
+    assert.match(embed.body.error.message, /kind: expected one of .*got "embed"/);
 
     const missing = await t.http.post('/api/v1/jobs').set(auth(writer)).send(trainSpec({ dataset: { ref: 'no-such-dataset' } })).expect(404);
     assert.match(missing.body.error.message, /dataset "no-such-dataset" not found/);
@@ -171,7 +174,7 @@ describe('job API: submit-time validation, datasets, cancel and retry (real Redi
     assert.match(wrongKey.body.error.message, /Idempotency-Key header "job-z" differs from the job id job-a/);
     const incomplete = await t.http.post('/api/v1/internal/jobs/job-a/result').set(auth(service)).send(body).expect(400);
     assert.match(incomplete.body.error.message, /result\.adapter\.files\["adapter_config\.json"\]/);
-    await t.http.post('/api/v1/internal/jobs/nope/result').set(auth(service)).send({ jobId: 'nope', kind: 'embed', result: { kind: 'embed' } }).expect(404);
+    await t.http.post('/api/v1/internal/jobs/nope/result').set(auth(service)).send({ jobId: 'nope', kind: 'embed', result: { kind: 'embed', vector: [] } }).expect(404);
   });
 
   it('GraphQL lists jobs and datasets through the same services', async () => {

@@ -4,6 +4,7 @@ export type RouterErrorCode =
   | 'model_not_found'
   | 'adapter_not_found'
   | 'adapter_incompatible'
+  | 'router_incompatible'
   | 'queue_full'
   | 'registry_unavailable'
   | 'unauthenticated'
@@ -14,6 +15,7 @@ const STATUS: Record<RouterErrorCode, number> = {
   model_not_found: 404,
   adapter_not_found: 404,
   adapter_incompatible: 400,
+  router_incompatible: 400,
   queue_full: 429,
   registry_unavailable: 502,
   unauthenticated: 401,
@@ -26,6 +28,7 @@ const TYPE: Record<RouterErrorCode, string> = {
   model_not_found: 'invalid_request_error',
   adapter_not_found: 'invalid_request_error',
   adapter_incompatible: 'invalid_request_error',
+  router_incompatible: 'invalid_request_error',
   queue_full: 'rate_limit_error',
   registry_unavailable: 'api_error',
   unauthenticated: 'authentication_error',
@@ -60,6 +63,8 @@ export const routerErrors = {
   adapterNotFound: (adapter: string, param = 'model'): RouterError => new RouterError('adapter_not_found', `The adapter '${adapter}' does not exist`, param),
   adapterIncompatible: (adapter: string, adapterBase: string, base: string, param = 'model'): RouterError =>
     new RouterError('adapter_incompatible', `The adapter '${adapter}' was built for base model '${adapterBase}', not '${base}'`, param),
+  routerIncompatible: (router: string, routerBase: string, base: string, param = 'model'): RouterError =>
+    new RouterError('router_incompatible', `The router '${router}' was trained for base model '${routerBase}', not '${base}'`, param),
   queueFull: (depth: number, retryAfterSeconds: number): RouterError =>
     new RouterError('queue_full', `The server is at capacity (${depth} requests waiting); retry after ${retryAfterSeconds} s`, null, retryAfterSeconds),
   registryUnavailable: (what: string): RouterError => new RouterError('registry_unavailable', `The adapter registry could not be reached: ${what}`),

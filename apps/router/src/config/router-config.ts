@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
+import { EnvReader } from '@palette/config-env';
 import { blobStoreOptionsFromEnv, type BlobStoreOptions } from '@palette/object-store';
 
 /** Injection token of the validated RouterConfig. */
@@ -55,77 +56,57 @@ const MIB = 1024 ** 2;
 
 /** Parses the environment, collecting every problem before throwing. */
 export function loadRouterConfig(env: NodeJS.ProcessEnv, cwd: string = process.cwd()): RouterConfig {
-  const problems: string[] = [];
-  const text = (name: string, fallback: string): string => {
-    const value = env[name];
-    return value === undefined || value === '' ? fallback : value;
-  };
-  const integer = (name: string, fallback: number, min: number, max: number): number => {
-    const raw = env[name];
-    if (raw === undefined || raw === '') return fallback;
-    const value = /^\d+$/.test(raw.trim()) ? Number(raw.trim()) : NaN;
-    if (!Number.isSafeInteger(value) || value < min || value > max) {
-      problems.push(`${name} must be an integer in [${min}, ${max}], got ${JSON.stringify(raw)}`);
-      return fallback;
-    }
-    return value;
-  };
+  // The router words ranges as intervals ("in [1, 1024]"), as it always has.
+  const vars = new EnvReader(env, { rangeWording: 'interval' });
 
-  const registryUrl = text('REGISTRY_URL', '').replace(/\/+$/, '');
-  if (registryUrl === '') problems.push('REGISTRY_URL is required (the registry-api base URL, e.g. http://127.0.0.1:8080)');
-  else if (!/^https?:\/\/[^/]+/.test(registryUrl)) problems.push(`REGISTRY_URL must be an http(s) URL, got ${JSON.stringify(registryUrl)}`);
-  let apiKey = text('REGISTRY_API_KEY', '');
-  const keyFile = text('REGISTRY_API_KEY_FILE', '');
+  const registryUrl = vars.text('REGISTRY_URL', '').replace(/\/+$/, '');
+  if (registryUrl === '') vars.problem('REGISTRY_URL is required (the registry-api base URL, e.g. http://127.0.0.1:8080)');
+  else if (!/^https?:\/\/[^/]+/.test(registryUrl)) vars.problem(`REGISTRY_URL must be an http(s) URL, got ${JSON.stringify(registryUrl)}`);
+  let apiKey = vars.text('REGISTRY_API_KEY', '');
+  const keyFile = vars.text('REGISTRY_API_KEY_FILE', '');
   if (apiKey === '' && keyFile !== '') {
     // The local launcher hands over the registry's bootstrap key file instead of the key itself.
     try {
       apiKey = readFileSync(path.resolve(cwd, keyFile), 'utf8').trim();
     } catch (error) {
-      problems.push(`REGISTRY_API_KEY_FILE ${keyFile} cannot be read: ${(error as Error).message}`);
+      vars.problem(`REGISTRY_API_KEY_FILE ${keyFile} cannot be read: ${(error as Error).message}`);
     }
   }
-  if (apiKey === '' && keyFile === '') problems.push('REGISTRY_API_KEY (or REGISTRY_API_KEY_FILE) is required: a reader or service key of the registry');
+  if (apiKey === '' && keyFile === '') vars.problem('REGISTRY_API_KEY (or REGISTRY_API_KEY_FILE) is required: a reader or service key of the registry');
 
-  const dataDir = path.resolve(cwd, text('DATA_DIR', '.data'));
-  const source = text('ADAPTER_SOURCE', 'blob-store');
+  const dataDir = path.resolve(cwd, vars.text('DATA_DIR', '.data'));
+  const source = vars.text('ADAPTER_SOURCE', 'blob-store');
   let blobStore: BlobStoreOptions | undefined;
   if (source === 'blob-store') {
-    try {
-      blobStore = blobStoreOptionsFromEnv(env, dataDir);
-    } catch (error) {
-      problems.push((error as Error).message);
-    }
+    blobStore = vars.attempt(() => blobStoreOptionsFromEnv(env, dataDir));
   } else if (source !== 'registry') {
-    problems.push(`ADAPTER_SOURCE must be blob-store or registry, got ${JSON.stringify(source)}`);
+    vars.problem(`ADAPTER_SOURCE must be blob-store or registry, got ${JSON.stringify(source)}`);
   }
-  const maxBatch = integer('MAX_BATCH', 32, 1, 1024);
-  const preload = text('PRELOAD_ADAPTERS', '')
-    .split(',')
-    .map((s) => s.trim())
-    .filter((s) => s !== '');
+  const maxBatch = vars.integer('MAX_BATCH', 32, 1, 1024);
+  const preload = vars.list('PRELOAD_ADAPTERS');
 
   const config: RouterConfig = {
-    host: text('HOST', '127.0.0.1'),
-    port: integer('PORT', 8090, 0, 65535),
+    host: vars.text('HOST', '127.0.0.1'),
+    port: vars.integer('PORT', 8090, 0, 65535),
     registry: {
       url: registryUrl,
       apiKey,
-      refTtlMs: integer('ADAPTER_REF_TTL_MS', 5000, 0, 24 * 3600 * 1000),
-      timeoutMs: integer('REGISTRY_TIMEOUT_MS', 30_000, 100, 600_000),
+      refTtlMs: vars.integer('ADAPTER_REF_TTL_MS', 5000, 0, 24 * 3600 * 1000),
+      timeoutMs: vars.integer('REGISTRY_TIMEOUT_MS', 30_000, 100, 600_000),
     },
     dataDir,
     blobStore,
-    adapterCacheBytes: integer('ADAPTER_CACHE_BYTES', 512 * MIB, 1, Number.MAX_SAFE_INTEGER),
+    adapterCacheBytes: vars.integer('ADAPTER_CACHE_BYTES', 512 * MIB, 1, Number.MAX_SAFE_INTEGER),
     preloadAdapters: preload,
     maxBatch,
-    maxQueue: integer('MAX_QUEUE', 256, 0, 1_000_000),
-    retryAfterSeconds: integer('RETRY_AFTER_SECONDS', 1, 1, 3600),
-    defaultBaseModel: text('DEFAULT_BASE_MODEL', '') || undefined,
-    maxTokensLimit: integer('MAX_TOKENS_LIMIT', 4096, 1, 1_000_000),
-    device: text('DEVICE', 'cpu'),
-    apiKey: text('ROUTER_API_KEY', '') || undefined,
+    maxQueue: vars.integer('MAX_QUEUE', 256, 0, 1_000_000),
+    retryAfterSeconds: vars.integer('RETRY_AFTER_SECONDS', 1, 1, 3600),
+    defaultBaseModel: vars.text('DEFAULT_BASE_MODEL', '') || undefined,
+    maxTokensLimit: vars.integer('MAX_TOKENS_LIMIT', 4096, 1, 1_000_000),
+    device: vars.text('DEVICE', 'cpu'),
+    apiKey: vars.text('ROUTER_API_KEY', '') || undefined,
   };
-  if (preload.length > 0 && config.defaultBaseModel === undefined) problems.push('PRELOAD_ADAPTERS needs DEFAULT_BASE_MODEL (the base they are loaded for)');
-  if (problems.length > 0) throw new RouterConfigError(problems);
+  if (preload.length > 0 && config.defaultBaseModel === undefined) vars.problem('PRELOAD_ADAPTERS needs DEFAULT_BASE_MODEL (the base they are loaded for)');
+  vars.failIfAny((problems) => new RouterConfigError(problems));
   return config;
 }

@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import * as path from 'node:path';
 import { Inject, Injectable, Logger, type OnApplicationShutdown } from '@nestjs/common';
-import { LlamaModel, loadCheckpoint, Tokenizer, type ModelConfig, type TokenizerConfigJson } from '@palette/peft-core';
+import { LlamaModel, loadCheckpoint, Tokenizer, type HostTensor, type ModelConfig, type TokenizerConfigJson } from '@palette/peft-core';
 import { ROUTER_CONFIG, type RouterConfig } from '../config/router-config';
 import { routerErrors } from '../common/router-error';
 import { BatchEngine } from '../engine/batch-engine';
@@ -14,6 +14,8 @@ import { materialiseBaseModel } from './base-model-files';
 export interface ServedBaseModel {
   readonly name: string;
   readonly config: ModelConfig;
+  /** The checkpoint's weights (learned routers compile their own graphs over them). */
+  readonly weights: ReadonlyMap<string, HostTensor>;
   readonly model: LlamaModel;
   readonly tokenizer: Tokenizer;
   readonly engine: BatchEngine;
@@ -83,7 +85,7 @@ export class BaseModelService implements OnApplicationShutdown {
     const eos = checkpoint.config.eosTokenId;
     const stopTokenIds = new Set<number>([...(eos === undefined ? [] : Array.isArray(eos) ? eos : [eos]), ...(tokenizer.eosTokenId === undefined ? [] : [tokenizer.eosTokenId])]);
     this.logger.log(`base model ${name} loaded from ${dir} in ${Date.now() - started} ms`);
-    return { name, config: checkpoint.config, model, tokenizer, engine, stopTokenIds };
+    return { name, config: checkpoint.config, weights: checkpoint.weights, model, tokenizer, engine, stopTokenIds };
   }
 }
 

@@ -64,7 +64,7 @@ export async function respondToCompletion(
   try {
     if (!request.stream) {
       const result = await inference.generate(prepared, request, undefined, abort.signal);
-      writeJson(res, 200, completionBody(kind, env, result, prepared.routing));
+      writeJson(res, 200, completionBody(kind, env, result, result.routing ?? prepared.routing));
       return;
     }
     res.statusCode = 200;
@@ -76,7 +76,7 @@ export async function respondToCompletion(
     if (kind === 'chat') send(chunkBody(kind, env, prepared.routing, { role: true, text: '' }, null));
     try {
       const result = await inference.generate(prepared, request, (text) => send(chunkBody(kind, env, prepared.routing, { text }, null)), abort.signal);
-      send(chunkBody(kind, env, prepared.routing, {}, finishReason(result)));
+      send(chunkBody(kind, env, result.routing ?? prepared.routing, {}, finishReason(result)));
       if (request.includeUsageInStream) send({ id: env.id, object: kind === 'chat' ? 'chat.completion.chunk' : 'text_completion', created: env.created, model: env.model, choices: [], usage: usage(result) });
     } catch (error) {
       send(toOpenAiError(error).body);

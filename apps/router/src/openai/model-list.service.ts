@@ -1,5 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { RegistryClient } from '../registry/registry-client';
+import { RouterRegistry } from '../routers/router-registry';
 
 /** One entry of GET /v1/models. Adapters name their base in `parent` and `root` (as vLLM lists LoRAs). */
 export interface ModelCard {
@@ -16,13 +17,21 @@ export interface ModelList {
   readonly data: ModelCard[];
 }
 
-/** Lists what `model` can name: every base model, and every adapter as `base:adapter`. */
+/**
+ * Lists what `model` can name: every base model, every adapter as `base:adapter`, and every learned
+ * router by name (latest version; `owned_by`, `parent` and `root` = the base it was trained for).
+ */
 @Injectable()
 export class ModelListService {
-  constructor(private readonly registry: RegistryClient) {}
+  constructor(
+    private readonly registry: RegistryClient,
+    private readonly routers: RouterRegistry,
+  ) {}
 
   async list(): Promise<ModelList> {
-    const [bases, adapters] = await Promise.all([this.registry.baseModels(), this.registry.adapters()]);
+    const [bases, adapters, routers] = await Promise.all([this.registry.baseModels(), this.registry.adapters(), this.routers.routers()]);
+    const latest = new Map<string, (typeof routers)[number]>();
+    for (const r of routers) if ((r.deletedAt ?? null) === null && r.baseModel !== null && (latest.get(r.name)?.version ?? 0) < r.version) latest.set(r.name, r);
     const seconds = (iso: string): number => Math.floor(new Date(iso).getTime() / 1000);
     return {
       object: 'list',
@@ -31,6 +40,7 @@ export class ModelListService {
         ...adapters
           .filter((a) => a.deletedAt === null)
           .map((a) => ({ id: `${a.baseModel}:${a.name}`, object: 'model' as const, created: seconds(a.createdAt), owned_by: 'palette', root: a.baseModel, parent: a.baseModel })),
+        ...[...latest.values()].map((r) => ({ id: r.name, object: 'model' as const, created: seconds(r.createdAt), owned_by: r.baseModel!.name, root: r.baseModel!.name, parent: r.baseModel!.name })),
       ],
     };
   }

@@ -1,7 +1,7 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { ROUTER_CONFIG, type RouterConfig } from '../config/router-config';
 import { routerErrors } from '../common/router-error';
-import type { RegistryAdapter, RegistryAdapterPage, RegistryAdapterVersion, RegistryBaseModel } from './registry-types';
+import type { RegistryAdapter, RegistryAdapterPage, RegistryAdapterVersion, RegistryArtifact, RegistryArtifactKind, RegistryBaseModel } from './registry-types';
 
 /** Adapter files as the registry names them in /files/:file. */
 export type AdapterFileName = 'adapter_config.json' | 'adapter_model.safetensors';
@@ -59,6 +59,17 @@ export class RegistryClient {
 
   baseModelFile(name: string, file: string): Promise<Buffer> {
     return this.getBytes(`/api/v1/base-models/${encodeURIComponent(name)}/files/${encodeURIComponent(file)}`);
+  }
+
+  /** A router / retriever / discriminator by name: `version`, or the latest one not deleted; null when there is none. */
+  getArtifact(kind: RegistryArtifactKind, name: string, version?: number): Promise<RegistryArtifact | null> {
+    const query = version === undefined ? '' : `?version=${version}`;
+    return this.getJson<RegistryArtifact>(`/api/v1/artifacts/${encodeURIComponent(kind)}/${encodeURIComponent(name)}${query}`);
+  }
+
+  /** One file of an artifact (by artifact id, so a later version under the same name never swaps the bytes). */
+  artifactFile(artifactId: string, path: string): Promise<Buffer> {
+    return this.getBytes(`/api/v1/artifacts/id/${encodeURIComponent(artifactId)}/files/${encodeURIComponent(path)}`);
   }
 
   /** Resolves when the registry answers its readiness probe. */

@@ -37,3 +37,23 @@ export interface RegistryAdapterPage {
   readonly items: readonly RegistryAdapter[];
   readonly nextCursor: string | null;
 }
+
+/** registry-api's ArtifactDto (apps/registry-api/src/artifacts/artifact.dto.ts): a router, retriever or discriminator. */
+export type RegistryArtifactKind = 'router' | 'retriever' | 'discriminator';
+
+export interface RegistryArtifact {
+  readonly id: string;
+  readonly kind: RegistryArtifactKind;
+  readonly name: string;
+  readonly version: number;
+  readonly format: string;
+  readonly description: string | null;
+  readonly baseModel: { readonly id: string; readonly name: string } | null;
+  readonly adapterVersion: { readonly id: string; readonly adapter: string; readonly version: number } | null;
+  /** The uploader's / job's metadata plus `manifest`, the registry's summary of the files. */
+  readonly metadata: Readonly<Record<string, unknown>>;
+  readonly files: readonly RegistryFile[];
+  readonly jobId: string | null;
+  readonly createdAt: string;
+  readonly deletedAt: string | null;
+}

@@ -3,6 +3,8 @@ import { processEmbed } from './embed';
 import { processEvaluate } from './evaluate';
 import { processPretrain } from './pretrain';
 import { processTrain } from './train';
+import { processTransfer } from './transfer';
+import { processTrainRouter } from './train-router';
 
 /** The processor of each job kind. */
 export const PROCESSORS: ProcessorTable = {
@@ -10,6 +12,8 @@ export const PROCESSORS: ProcessorTable = {
   pretrain: processPretrain,
   embed: processEmbed,
   evaluate: processEvaluate,
+  transfer: processTransfer,
+  'train-router': processTrainRouter,
 };
 
-export { processEmbed, processEvaluate, processPretrain, processTrain };
+export { processEmbed, processEvaluate, processPretrain, processTrain, processTrainRouter, processTransfer };

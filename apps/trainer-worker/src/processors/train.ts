@@ -11,6 +11,7 @@ import { WorkerError } from '../errors';
 import { throwIfStopped, type JobContext } from '../job-context';
 import { loadBaseModel, loadTrainingData } from '../job-inputs';
 import { optimisationOptions, runTraining, trainingMetrics } from '../training-run';
+import { trainCompanion } from './companion-discriminator';
 
 export async function processTrain(ctx: JobContext<'train'>): Promise<TrainJobResult> {
   const started = performance.now();
@@ -48,11 +49,10 @@ export async function processTrain(ctx: JobContext<'train'>): Promise<TrainJobRe
     });
     ctx.progress.update({ phase: 'uploading', step: trainer.step, totalSteps: trainer.totalSteps, loss: trainer.losses.at(-1) ?? null });
     const files = await uploadFiles(ctx.store, outDir, [ADAPTER_CONFIG_FILE, ADAPTER_WEIGHTS_FILE]);
-    return {
-      kind: 'train',
-      adapter: { files },
-      metrics: trainingMetrics({ trainer, resumedFromStep }, data, evalLoss, started),
-    };
+    const metrics = trainingMetrics({ trainer, resumedFromStep }, data, evalLoss, started);
+    // Trans-LoRA: while the data exists, the discriminator a later transfer filters with (companion-discriminator.ts).
+    const companionDiscriminator = await trainCompanion(ctx, base, data, weights);
+    return { kind: 'train', adapter: { files }, metrics, companionDiscriminator };
   } finally {
     await trainer.dispose();
   }

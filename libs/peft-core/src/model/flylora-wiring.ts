@@ -41,6 +41,8 @@ export interface FlyLoraRouteRecord {
   readonly mask: Value;
   /** c_i: tokens routed to rank i in this batch, [r] (weighted by tokenWeights). */
   readonly counts: Value;
+  /** y = A x before selection, [batch, seq, r] (serving reports how much each rank block carries). */
+  readonly projected: Value;
 }
 
 export class FlyLoraWiring implements LoraWiring {
@@ -87,7 +89,7 @@ export class FlyLoraWiring implements LoraWiring {
     const mask = rankSelectionMask(g, g.add(projected, slot.bias), this.options.topK, this.blocks);
     const weights = this.options.tokenWeights === undefined ? mask : g.mul(mask, g.unsqueeze(this.options.tokenWeights, [2]));
     const counts = g.reduceSum(g.reshape(weights, [-1, r]), [0]);
-    this.records.push({ path: site.path, mask, counts });
+    this.records.push({ path: site.path, mask, counts, projected });
     const kept = g.mul(g.mul(projected, mask), this.options.scaling);
     return g.add(y, g.matmul(kept, slot.B, { transB: true }));
   }

@@ -6,3 +6,5 @@ export * from './artifact';
 export * from './retriever';
 export * from './wordpiece';
 export * from './onnx-sentence-encoder';
+export * from './captions';
+export * from './auto-mixture';

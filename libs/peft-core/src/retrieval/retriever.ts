@@ -34,6 +34,11 @@ export class Retriever {
     private readonly text: TextFeatureEncoder,
   ) {}
 
+  /** The frozen text encoder it was opened with (its owner disposes it). */
+  get textEncoder(): TextFeatureEncoder {
+    return this.text;
+  }
+
   /** The embedding space id vectors of this retriever are stored under. */
   get space(): string {
     return this.artifact.manifest.space;

@@ -107,3 +107,12 @@ export class BaseModelTextEncoder implements TextFeatureEncoder {
     return this.graph.dispose();
   }
 }
+
+/**
+ * The id a base-model text encoder gets on the platform: the base's registry name and a prefix of
+ * its weights digest, so a retriever trained on one build of a base refuses another build.
+ * The train-retriever job, the registry's search route and eval:retrieval all use it.
+ */
+export function baseModelTextEncoderId(baseName: string, weightsSha256: string): string {
+  return `${baseName}@${weightsSha256.slice(0, 16)}`;
+}

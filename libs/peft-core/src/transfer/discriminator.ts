@@ -138,6 +138,8 @@ function balancedExamples(
 export interface DiscriminatorScoreOptions {
   /** Prompts per forward batch (default 32). */
   readonly batchSize?: number;
+  /** judge() only: replaces the stored threshold (a transfer job may ask for a stricter or looser filter). */
+  readonly threshold?: number;
 }
 
 /** A trained discriminator bound to its base and tokenizer. Call dispose() to free its sessions. */
@@ -191,8 +193,10 @@ export class Discriminator {
 
   /** Which prompts the discriminator calls real (p(real) ≥ threshold), with their scores. */
   async judge(prompts: readonly string[], options: DiscriminatorScoreOptions = {}): Promise<{ readonly real: boolean[]; readonly scores: number[] }> {
+    const threshold = options.threshold ?? this.threshold;
+    if (!(threshold > 0 && threshold < 1)) throw new PeftCoreError('INVALID_ARGUMENT', `discriminator threshold must be in (0, 1), got ${threshold}`);
     const scores = await this.score(prompts, options);
-    return { real: scores.map((s) => s >= this.threshold), scores };
+    return { real: scores.map((s) => s >= threshold), scores };
   }
 
   async dispose(): Promise<void> {

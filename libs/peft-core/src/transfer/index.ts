@@ -3,3 +3,4 @@ export * from './synthetic-prompts';
 export * from './discriminator-artifact';
 export * from './discriminator';
 export * from './transfer-adapter';
+export * from './companion-discriminator';

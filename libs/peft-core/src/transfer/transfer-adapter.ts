@@ -16,6 +16,7 @@ import type { LoraSpec } from '../train/lora-setup';
 import { Trainer, type TrainerOptions } from '../train/trainer';
 import { Rng } from '../util/rng';
 import { checkAdapterFitsBase, checkSeeds, checkTokenizerFitsModel, type BaseModel, type SizedTokenizer } from './base-model';
+import { fewShotSeparator } from './companion-discriminator';
 import type { Discriminator } from './discriminator';
 import { generateSyntheticPrompts, type SyntheticPromptOptions } from './synthetic-prompts';
 
@@ -46,6 +47,8 @@ export interface TransferOptions {
   readonly training: Omit<TrainerOptions, 'mode' | 'seed' | 'lora'> & { readonly lora: LoraSpec; readonly seed?: number };
   /** Written as the target adapter's base_model_name_or_path. */
   readonly targetBaseName?: string;
+  /** Filter threshold on p(real); default the discriminator's own (its artifact's). */
+  readonly threshold?: number;
 }
 
 export interface TransferInput {
@@ -114,8 +117,8 @@ function summary(base: BaseModel): BaseSummary {
 
 /** Refuses inputs that cannot work, before anything is compiled or generated. */
 export function validateTransferInput(input: TransferInput): void {
-  const separator = input.options.generation?.separator ?? '\n';
-  checkSeeds(input.seeds, separator, 'transferAdapter');
+  if (input.options.generation?.separator !== undefined) checkSeeds(input.seeds, input.options.generation.separator, 'transferAdapter');
+  else checkSeeds(input.seeds, fewShotSeparator(input.seeds.length > 0 ? input.seeds : ['x']), 'transferAdapter');
   checkTokenizerFitsModel(input.sourceBase.config, input.sourceTokenizer, 'transferAdapter (source)');
   checkTokenizerFitsModel(input.targetBase.config, input.targetTokenizer, 'transferAdapter (target)');
   checkAdapterFitsBase(input.sourceAdapter, input.sourceBase.config, 'transferAdapter (source adapter vs source base)');
@@ -124,8 +127,23 @@ export function validateTransferInput(input: TransferInput): void {
   }
 }
 
-export async function transferAdapter(input: TransferInput): Promise<TransferResult> {
-  validateTransferInput(input);
+/** What the first three phases produce: the student's training set, and their figures. */
+export type DistillationSetResult =
+  | { readonly status: 'aborted'; readonly phase: TransferPhase }
+  | {
+      readonly status: 'completed';
+      /** (prompt, teacher answer) pairs: the student's training set, and the transfer's stored dataset. */
+      readonly examples: PromptCompletionTrainingExample[];
+      readonly stats: Omit<TransferStats, 'train'>;
+    };
+
+/**
+ * Phases generate → filter → answer: the distillation set. Split from the student's training so a
+ * job can store this set before training and resume training from a checkpoint without generating
+ * again (the same function serves the job and `npm run eval:transfer`).
+ */
+export async function buildDistillationSet(input: Omit<TransferInput, 'options'> & { readonly options: Omit<TransferOptions, 'training'> & { readonly training?: TransferOptions['training'] } }): Promise<DistillationSetResult> {
+  validateTransferInput(input as TransferInput);
   const { options: o, signal, discriminator } = input;
   const emit = (event: TransferProgressEvent): void => input.onProgress?.(event);
   const batchSize = o.batchSize ?? 16;
@@ -142,7 +160,8 @@ export async function transferAdapter(input: TransferInput): Promise<TransferRes
       seeds: input.seeds,
       n: o.candidates,
       rng,
-      options: { ...o.generation, ...(signal ? { signal } : {}), onBatch: (kept, total) => emit({ phase: 'generate', done: kept, total }) },
+      // Default separator: "\n" for one-line seeds, a blank line for `Q: …\nA:` prompts (fewShotSeparator).
+      options: { separator: fewShotSeparator(input.seeds), ...o.generation, ...(signal ? { signal } : {}), onBatch: (kept, total) => emit({ phase: 'generate', done: kept, total }) },
     });
   } finally {
     await target.dispose();
@@ -160,7 +179,7 @@ export async function transferAdapter(input: TransferInput): Promise<TransferRes
     for (let start = 0; start < candidates.length; start += batchSize) {
       if (signal?.aborted) return { status: 'aborted', phase: 'filter' };
       const chunk = candidates.slice(start, start + batchSize);
-      const { real, scores } = await discriminator.judge(chunk, { batchSize });
+      const { real, scores } = await discriminator.judge(chunk, { batchSize, ...(o.threshold !== undefined ? { threshold: o.threshold } : {}) });
       chunk.forEach((p, i) => {
         scoreSum += scores[i]!;
         if (real[i]) accepted.push(p);
@@ -174,7 +193,7 @@ export async function transferAdapter(input: TransferInput): Promise<TransferRes
     candidates: candidates.length,
     accepted: accepted.length,
     acceptanceRate: candidates.length > 0 ? accepted.length / candidates.length : 0,
-    ...(discriminator !== undefined ? { threshold: discriminator.threshold } : {}),
+    ...(discriminator !== undefined ? { threshold: o.threshold ?? discriminator.threshold } : {}),
     ...(meanScore !== undefined ? { meanScore } : {}),
   };
   const minAccepted = o.minAccepted ?? 1;
@@ -220,9 +239,54 @@ export async function transferAdapter(input: TransferInput): Promise<TransferRes
     throw new PeftCoreError('INVALID_ARGUMENT', `transferAdapter: the teacher gave no usable answer to ${accepted.length} prompts (${droppedTruncated} hit answerMaxNewTokens, ${droppedEmpty} empty)`);
   }
 
+  return {
+    status: 'completed',
+    examples,
+    stats: {
+      generate: {
+        requested: o.candidates,
+        generated: candidates.length,
+        generations: synthetic.generations,
+        droppedEmpty: synthetic.droppedEmpty,
+        droppedDuplicate: synthetic.droppedDuplicate,
+        truncated: synthetic.truncated,
+      },
+      filter: filterStats,
+      answer: { prompts: accepted.length, answered: examples.length, droppedEmpty, droppedTruncated },
+    },
+  };
+}
+
+/** The student's Trainer options (mode lora; the run's seed unless training.seed is set). */
+export function studentTrainerOptions(options: TransferOptions): TrainerOptions {
+  const { lora, seed: trainSeed, ...training } = options.training;
+  return { ...training, mode: 'lora', lora, seed: trainSeed ?? options.seed };
+}
+
+/** The lineage a transferred adapter is registered with. */
+export function transferLineage(input: Pick<TransferInput, 'sourceAdapterRef' | 'seeds' | 'discriminator' | 'sourceBase' | 'targetBase'>): TransferLineage {
+  return {
+    method: 'trans-lora',
+    ...(input.sourceAdapterRef !== undefined ? { sourceAdapterRef: input.sourceAdapterRef } : {}),
+    seedsHash: seedsHash(input.seeds),
+    seedCount: input.seeds.length,
+    filtered: input.discriminator !== undefined,
+    distillation: 'text',
+    sourceBase: summary(input.sourceBase),
+    targetBase: summary(input.targetBase),
+  };
+}
+
+export async function transferAdapter(input: TransferInput): Promise<TransferResult> {
+  const built = await buildDistillationSet(input);
+  if (built.status === 'aborted') return built;
+  const { examples } = built;
+  const { options: o, signal } = input;
+  const emit = (event: TransferProgressEvent): void => input.onProgress?.(event);
+  const lora = o.training.lora;
+
   // (d) The student: a LoRA on the target base, trained on the text pairs with the target tokenizer.
-  const { lora, seed: trainSeed, ...training } = o.training;
-  const trainerOptions: TrainerOptions = { ...training, mode: 'lora', lora, seed: trainSeed ?? o.seed };
+  const trainerOptions = studentTrainerOptions(o);
   const trainer = await Trainer.create({ config: input.targetBase.config, weights: input.targetBase.weights, tokenizer: input.targetTokenizer, train: examples, options: trainerOptions });
   let weights: LoraWeights;
   let losses: readonly number[];
@@ -249,28 +313,7 @@ export async function transferAdapter(input: TransferInput): Promise<TransferRes
     status: 'completed',
     adapter,
     examples,
-    stats: {
-      generate: {
-        requested: o.candidates,
-        generated: candidates.length,
-        generations: synthetic.generations,
-        droppedEmpty: synthetic.droppedEmpty,
-        droppedDuplicate: synthetic.droppedDuplicate,
-        truncated: synthetic.truncated,
-      },
-      filter: filterStats,
-      answer: { prompts: accepted.length, answered: examples.length, droppedEmpty, droppedTruncated },
-      train: { examples: examples.length, steps, losses },
-    },
-    lineage: {
-      method: 'trans-lora',
-      ...(input.sourceAdapterRef !== undefined ? { sourceAdapterRef: input.sourceAdapterRef } : {}),
-      seedsHash: seedsHash(input.seeds),
-      seedCount: input.seeds.length,
-      filtered: discriminator !== undefined,
-      distillation: 'text',
-      sourceBase: summary(input.sourceBase),
-      targetBase: summary(input.targetBase),
-    },
+    stats: { ...built.stats, train: { examples: examples.length, steps, losses } },
+    lineage: transferLineage(input),
   };
 }

@@ -8,6 +8,7 @@ import {
   SMALL_WORLD_RECIPE,
   checkRecipeFitsContext,
   initialBaseWeights,
+  loraLrFor,
   loraStepsFor,
   loraTrainerOptions,
   loraTrainingExamples,
@@ -62,6 +63,8 @@ test('validation names what is wrong', () => {
   rejects({ ...SMALL_WORLD_RECIPE, lora: { ...SMALL_WORLD_RECIPE.lora, lr: 0 } }, /lora\.lr must be positive/);
   rejects({ ...SMALL_WORLD_RECIPE, lora: { ...SMALL_WORLD_RECIPE.lora, stepsByTask: { 'no-such-task': 10 } } }, /stepsByTask names unknown task 'no-such-task'/);
   rejects({ ...SMALL_WORLD_RECIPE, lora: { ...SMALL_WORLD_RECIPE.lora, stepsByTask: { parity: 0 } } }, /lora\.stepsByTask\.parity must be a positive integer/);
+  rejects({ ...SMALL_WORLD_RECIPE, lora: { ...SMALL_WORLD_RECIPE.lora, lrByTask: { 'no-such-task': 1e-3 } } }, /lrByTask names unknown task 'no-such-task'/);
+  rejects({ ...SMALL_WORLD_RECIPE, lora: { ...SMALL_WORLD_RECIPE.lora, lrByTask: { parity: -1 } } }, /lora\.lrByTask\.parity must be positive, got -1/);
 });
 
 test('the tokenizer is deterministic and keeps every letter and digit a token of its own', () => {
@@ -126,6 +129,11 @@ test('training options follow the recipe; each task gets its own seed, reproduci
   const longer = { ...FULL_WORLD_RECIPE, lora: { ...FULL_WORLD_RECIPE.lora, stepsByTask: { 'add-numbers': 900 } } };
   assert.equal(loraTrainerOptions(longer, add).steps, 900);
   assert.equal(loraTrainerOptions(longer, reverse).steps, FULL_WORLD_RECIPE.lora.steps);
+  // Likewise a per-task learning rate.
+  const slower = { ...FULL_WORLD_RECIPE, lora: { ...FULL_WORLD_RECIPE.lora, lr: 4e-3, lrByTask: { 'add-numbers': 1e-3 } } };
+  assert.equal(loraTrainerOptions(slower, add).lr, 1e-3);
+  assert.equal(loraLrFor(slower, add), 1e-3);
+  assert.equal(loraTrainerOptions(slower, reverse).lr, 4e-3);
   assert.deepEqual(a.lora, { r: FULL_WORLD_RECIPE.lora.r, alpha: FULL_WORLD_RECIPE.lora.alpha, targetModules: 'all-linear', init: 'peft-default' });
   const p = pretrainTrainerOptions(FULL_WORLD_RECIPE);
   assert.equal(p.mode, 'full');

@@ -1,5 +1,6 @@
 import { Inject, Injectable } from '@nestjs/common';
 import type { BlobStore } from '@palette/object-store';
+import { EmbeddingSpacesService } from '../../retrieval/embedding-spaces.service';
 import { CatalogReadCache } from '../cache/catalog-read-cache';
 import { catalogErrors } from '../catalog-errors';
 import { SKETCH_SPACE, readJsonFile } from '../peft/peft-formats';
@@ -35,6 +36,7 @@ export class AdapterUploadService {
     private readonly audit: AuditService,
     private readonly adapters: AdaptersService,
     private readonly cache: CatalogReadCache,
+    private readonly spaces: EmbeddingSpacesService,
   ) {}
 
   async upload(req: MultipartSource, actor: AuthenticatedKey): Promise<AdapterUploadResultDto> {
@@ -49,8 +51,18 @@ export class AdapterUploadService {
     }
   }
 
-  /** Registers validated-on-disk files; callable by other services (e.g. job results) with their own temp files. */
-  async register(input: AdapterUploadInput, files: AdapterTempFiles, actor: AuthenticatedKey): Promise<AdapterUploadResultDto> {
+  /**
+   * Registers validated-on-disk files; callable by other services (e.g. job results) with their own temp files.
+   * `options.inTransaction` runs inside the transaction that creates the version (not when identical
+   * bytes return an existing version: `created` is false then), so a caller's own rows (a job's
+   * result link) commit together with the version or not at all; what it throws rolls both back.
+   */
+  async register(
+    input: AdapterUploadInput,
+    files: AdapterTempFiles,
+    actor: AuthenticatedKey,
+    options: { inTransaction?: (tx: Tx, versionId: string) => Promise<void> } = {},
+  ): Promise<AdapterUploadResultDto> {
     const existing = await this.db.prisma.adapter.findUnique({
       where: { name: input.name },
       select: { id: true, deletedAt: true, baseModel: { select: { name: true } } },
@@ -82,8 +94,14 @@ export class AdapterUploadService {
       try {
         await staging.put({ path: files.config.path, sha256: validated.configSha256 });
         await staging.put({ path: files.weights.path, sha256: validated.weightsSha256 });
-        const versionId = await this.db.transaction((tx) => this.writeRows(tx, input, base, validated, parentVersionId, actor));
+        const versionId = await this.db.transaction(async (tx) => {
+          const id = await this.writeRows(tx, input, base, validated, parentVersionId, actor);
+          await options.inTransaction?.(tx, id);
+          return id;
+        });
         this.cache.invalidate();
+        // Uploads and train results both land here: embed the new version into its base's active learned space (background).
+        this.spaces.afterVersionRegistered(versionId);
         return await this.result(versionId, true);
       } catch (err) {
         await staging.rollback(this.db.prisma);

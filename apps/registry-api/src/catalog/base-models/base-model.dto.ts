@@ -1,5 +1,6 @@
 import { Field, Float, Int, ObjectType } from '@nestjs/graphql';
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
+import { JsonScalar } from '../graphql/json.scalar';
 
 /** The architecture facts shown for a base model (computed at registration, stored as BaseModel.summary). */
 @ObjectType('BaseModelSummary')
@@ -35,6 +36,9 @@ export class BaseModelDto {
   @ApiProperty({ type: BaseModelSummaryDto }) @Field(() => BaseModelSummaryDto) summary!: BaseModelSummaryDto;
   @ApiProperty({ type: [BaseModelFileDto] }) @Field(() => [BaseModelFileDto]) files!: BaseModelFileDto[];
   @ApiProperty({ description: 'Adapters (not deleted) built on this base' }) @Field(() => Int) adapterCount!: number;
+  @ApiProperty({ type: Object, description: 'pretraining (job, initialBase, corpus, steps, finalLoss, tokensPerSecond…) when a pretrain job built it; evaluations[worldTask] = {accuracy, examples, splitSeed, jobId, evaluatedAt} from evaluate jobs without an adapter' })
+  @Field(() => JsonScalar, { description: 'pretraining lineage/metrics and per-task evaluations' })
+  metrics!: unknown;
   @ApiProperty() @Field() createdAt!: Date;
 }
 

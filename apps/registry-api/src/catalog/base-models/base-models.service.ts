@@ -5,7 +5,7 @@ import type { BaseModel, BaseModelFile, Prisma } from '../../generated/prisma/cl
 import { CatalogReadCache } from '../cache/catalog-read-cache';
 import { catalogErrors } from '../catalog-errors';
 import { requireName } from '../catalog-input';
-import { APP_CONFIG, AuditService, BLOB_STORE, DatabaseService, type AppConfig, type AuthenticatedKey } from '../platform';
+import { APP_CONFIG, AuditService, BLOB_STORE, DatabaseService, type AppConfig, type AuthenticatedKey, type Tx } from '../platform';
 import { BlobStaging } from '../uploads/blob-staging';
 import { receiveMultipart, type MultipartSource } from '../uploads/multipart-receiver';
 import { TempWorkspace } from '../uploads/temp-workspace';
@@ -69,11 +69,27 @@ export class BaseModelsService {
     return this.register(name, files, actor, 'import');
   }
 
+  /**
+   * Registers model files already on local disk (e.g. a pretrain job's output, re-hashed into a temp
+   * dir): same validation, blobs, BlobRefs and audit as an upload. `options.metrics` becomes
+   * BaseModel.metrics; `options.inTransaction` runs inside the transaction that creates the row, so
+   * the caller's own rows (a job's result marker) commit with it or not at all.
+   */
+  registerFiles(
+    name: string,
+    files: ReadonlyMap<string, HashedModelFile>,
+    actor: AuthenticatedKey,
+    options: { metrics?: Prisma.InputJsonObject; inTransaction?: (tx: Tx, baseModelId: string) => Promise<void> } = {},
+  ): Promise<BaseModelDto> {
+    return this.register(requireName(name, 'name'), files, actor, 'job', options);
+  }
+
   private async register(
     name: string,
     files: ReadonlyMap<string, HashedModelFile>,
     actor: AuthenticatedKey,
-    source: 'upload' | 'import',
+    source: 'upload' | 'import' | 'job',
+    options: { metrics?: Prisma.InputJsonObject; inTransaction?: (tx: Tx, baseModelId: string) => Promise<void> } = {},
   ): Promise<BaseModelDto> {
     if (await this.db.prisma.baseModel.findUnique({ where: { name }, select: { id: true } })) {
       throw catalogErrors.conflict(`base model "${name}" already exists`, { baseModel: name });
@@ -89,6 +105,7 @@ export class BaseModelsService {
             family: validated.summary.family,
             config: validated.configJson as object,
             summary: validated.summary as unknown as Prisma.InputJsonObject,
+            ...(options.metrics !== undefined ? { metrics: options.metrics } : {}),
             files: {
               create: [...files].map(([path, f]) => ({ path, blobSha256: f.sha256, size: BigInt(f.size) })),
             },
@@ -107,6 +124,7 @@ export class BaseModelsService {
           entityId: created.id,
           details: { name, files: files.size, totalBytes: validated.summary.totalBytes },
         });
+        await options.inTransaction?.(tx, created.id);
         return created.id;
       });
       this.cache.invalidate();
@@ -202,6 +220,7 @@ export class BaseModelsService {
       summary: row.summary as unknown as BaseModelSummaryDto,
       files: row.files.map((f) => ({ path: f.path, sha256: f.blobSha256, size: Number(f.size) })),
       adapterCount: row._count?.adapters ?? 0,
+      metrics: row.metrics,
       createdAt: row.createdAt,
     };
   }

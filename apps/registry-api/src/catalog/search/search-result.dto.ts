@@ -16,4 +16,10 @@ export class SearchHitDto {
 @ObjectType('SearchResult')
 export class SearchResultDto {
   @ApiProperty({ type: [SearchHitDto] }) @Field(() => [SearchHitDto]) items!: SearchHitDto[];
+  @ApiPropertyOptional({ description: 'Vector searches: the embedding space searched (every vector compared is from it)' })
+  @Field(() => String, { nullable: true })
+  space?: string | null;
+  @ApiPropertyOptional({ description: "Vector searches: 'hnsw' (iterative index scan), 'exact', or 'exact-fallback' (the index walk came back short)" })
+  @Field(() => String, { nullable: true })
+  scan?: string | null;
 }

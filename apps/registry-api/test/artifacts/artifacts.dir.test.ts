@@ -1,0 +1,3 @@
+import { artifactsFlowSuite } from './artifacts-flow';
+
+artifactsFlowSuite('directory blob store', { blobStore: 'dir' });

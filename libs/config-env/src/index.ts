@@ -1,0 +1,1 @@
+export { EnvReader, type EnvReaderOptions, type RangeWording } from './env-reader';

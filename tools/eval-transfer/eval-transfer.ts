@@ -1,0 +1,275 @@
+/**
+ * `npm run eval:transfer`: Trans-LoRA on the evaluation world. For each task, the accuracy (exact
+ * match, held-out split) of
+ *   (i)    the source adapter on the source base (the world's own adapter),
+ *   (ii)   the target base alone,
+ *   (iii)  a target adapter trained on the real data (same LoRA recipe as the world's),
+ *   (T)    the transferred adapter: companion discriminator → target-written prompts filtered →
+ *          teacher answers → student LoRA, with the same LoRA recipe as (iii),
+ *   (iv)   the same transfer without the filter (same candidates: same seed).
+ * Goals: mean T ≥ 90 % of mean (iii); T ≥ (iv) on average.
+ *
+ * The code paths are the jobs': peft-core `trainCompanionDiscriminator` with the train job's
+ * default companion settings (job-contracts' companionDiscriminatorSchema), and `transferAdapter`
+ * (= `buildDistillationSet`, which the transfer job calls, + the student's Trainer run).
+ *
+ * Usage: npm run eval:transfer -- [--tasks a,b,…] [--candidates N] [--world DIR] [--target DIR] [--rebuild-target] [--json FILE]
+ */
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { companionDiscriminatorSchema, transferHyperparametersSchema, validate } from '@palette/job-contracts';
+import {
+  LlamaModel,
+  getWorldTask,
+  loadCheckpoint,
+  loraSpecOf,
+  loraStepsFor,
+  loraTrainingExamples,
+  readPeftAdapterDir,
+  taskSplitOf,
+  trainCompanionDiscriminator,
+  transferAdapter,
+  type Checkpoint,
+  type LoraWeights,
+  type Tokenizer,
+  type TransferStats,
+  type WorldRecipe,
+  type WorldTask,
+} from '@palette/peft-core';
+import { loadTokenizerDir } from '@palette/peft-core/cli/commands';
+import { promises as fsp } from 'node:fs';
+import { buildWorld } from '../world/build-world';
+import { seconds, type Log } from '../world/progress';
+import { taskAccuracy } from '../world/task-accuracy';
+import { readManifest, type WorldManifest } from '../world/world-manifest';
+import { ensureTargetWorld, targetRecipe } from './target-world';
+import { FULL_WORLD_RECIPE } from '@palette/peft-core';
+
+/** Tasks whose source adapter is ≥ 90 % on the committed world, of four kinds: counts, picks, maps, number words. */
+const DEFAULT_TASKS = ['parity', 'word-length', 'first-last-letter', 'count-vowels', 'double-letters', 'digits-to-words'];
+/** The paper's seed count. */
+const SEEDS = 5;
+
+interface Cli {
+  readonly tasks: readonly string[];
+  readonly candidates: number;
+  readonly worldDir: string;
+  readonly targetRoot: string;
+  readonly rebuildTarget: boolean;
+  readonly jsonOut: string;
+}
+
+function parseCli(argv: readonly string[]): Cli {
+  const root = path.resolve('.data/world');
+  let tasks = DEFAULT_TASKS;
+  let candidates = 512;
+  let worldDir = path.join(root, 'full');
+  let targetRoot = path.join(root, 'transfer-target');
+  let rebuildTarget = false;
+  let jsonOut: string | undefined;
+  for (let i = 0; i < argv.length; i++) {
+    const flag = argv[i]!;
+    const value = (): string => {
+      const v = argv[++i];
+      if (v === undefined) throw new Error(`${flag} needs a value`);
+      return v;
+    };
+    if (flag === '--tasks') tasks = value().split(',').filter((s) => s !== '');
+    else if (flag === '--candidates') candidates = Number(value());
+    else if (flag === '--world') worldDir = path.resolve(value());
+    else if (flag === '--target') targetRoot = path.resolve(value());
+    else if (flag === '--rebuild-target') rebuildTarget = true;
+    else if (flag === '--json') jsonOut = path.resolve(value());
+    else throw new Error(`unknown option '${flag}'\nusage: [--tasks a,b] [--candidates N] [--world DIR] [--target DIR] [--rebuild-target] [--json FILE]`);
+  }
+  if (!Number.isInteger(candidates) || candidates < 1) throw new Error(`--candidates must be a positive integer, got ${candidates}`);
+  for (const id of tasks) getWorldTask(id); // throws naming an unknown task
+  return { tasks, candidates, worldDir, targetRoot, rebuildTarget, jsonOut: jsonOut ?? path.join(targetRoot, 'eval-transfer.json') };
+}
+
+interface Loaded {
+  readonly checkpoint: Checkpoint;
+  readonly tokenizer: Tokenizer;
+}
+
+async function loadBase(dir: string): Promise<Loaded> {
+  return { checkpoint: await loadCheckpoint(dir), tokenizer: await loadTokenizerDir(dir) };
+}
+
+interface TaskRow {
+  readonly task: string;
+  readonly source: number;
+  readonly targetBase: number;
+  readonly targetReal: number;
+  readonly transferred: number;
+  readonly unfiltered: number;
+  readonly acceptanceRate: number;
+  readonly trainedOn: { readonly filtered: number; readonly unfiltered: number };
+  readonly discriminator: { readonly realAccepted: number; readonly syntheticAccepted: number; readonly finalLoss: number };
+  readonly seconds: number;
+  readonly samples: readonly { readonly input: string; readonly output: string; readonly answer: string }[];
+}
+
+async function accuracy(base: Loaded, task: WorldTask, recipe: WorldRecipe, examples: Parameters<typeof taskAccuracy>[3], lora?: LoraWeights) {
+  const model = LlamaModel.create(base.checkpoint);
+  try {
+    return await taskAccuracy(model, base.tokenizer, task, examples, { maxNewTokens: recipe.evaluation.maxNewTokens, batchSize: recipe.evaluation.batchSize, ...(lora ? { lora } : {}) });
+  } finally {
+    await model.dispose();
+  }
+}
+
+async function evalTask(id: string, source: { world: WorldManifest; dir: string; base: Loaded }, target: { world: WorldManifest; base: Loaded }, cli: Cli, log: Log): Promise<TaskRow> {
+  const t0 = performance.now();
+  const task = getWorldTask(id);
+  const sourceRecipe = source.world.recipe;
+  const targetRecipe = target.world.recipe;
+  const split = taskSplitOf(sourceRecipe, task);
+  const entry = source.world.tasks.find((t) => t.id === id);
+  if (entry === undefined) throw new Error(`task ${id} has no adapter in ${source.dir}`);
+  const sourceLora = (await readPeftAdapterDir(path.join(source.dir, entry.adapterDir), source.base.checkpoint.config)).weights;
+  const targetEval = target.world.tasks.find((t) => t.id === id)?.evaluation;
+  if (targetEval === undefined) throw new Error(`task ${id} has no evaluation in the target world`);
+
+  const sourceAcc = await accuracy(source.base, task, sourceRecipe, split.eval, sourceLora);
+  const realPrompts = loraTrainingExamples(task, split).map((e) => e.prompt);
+  const seeds = realPrompts.slice(0, SEEDS);
+
+  // Step 1, while the data exists: the train job's companion discriminator, with its defaults.
+  const settings = defaultsOf(companionDiscriminatorSchema);
+  const companion = await trainCompanionDiscriminator({
+    base: source.base.checkpoint,
+    tokenizer: source.base.tokenizer,
+    adapter: sourceLora,
+    prompts: realPrompts,
+    options: {
+      realPrompts: settings.realPrompts,
+      syntheticPrompts: settings.syntheticPrompts,
+      seed: settings.seed,
+      discriminator: { steps: settings.steps, lr: settings.lr, threshold: settings.threshold, seed: settings.seed },
+    },
+  });
+  if (companion.status !== 'completed') throw new Error('discriminator training aborted');
+  const d = companion.stats;
+  log(`  ${id}: discriminator loss ${d.finalLoss.toFixed(3)}, calls ${pct(d.realAccepted)} of real / ${pct(d.syntheticAccepted)} of synthetic prompts real`);
+
+  // Step 2, without the data: the transfer job's defaults, except the student's run, which is (iii)'s recipe
+  // so the two target adapters differ only in their training data.
+  const job = defaultsOf(transferHyperparametersSchema);
+  const steps = loraStepsFor(targetRecipe, task);
+  const l = targetRecipe.lora;
+  const options = {
+    candidates: cli.candidates,
+    seed: job.seed,
+    generation: { shots: job.shots, temperature: job.temperature, maxNewTokens: job.promptMaxNewTokens, batchSize: job.batchSize },
+    answerMaxNewTokens: targetRecipe.evaluation.maxNewTokens,
+    batchSize: job.batchSize,
+    minAccepted: job.minAccepted,
+    training: { steps, batchSize: l.batchSize, lr: l.lr, warmupSteps: l.warmupSteps, minLr: l.minLr, lora: loraSpecOf(targetRecipe), seed: l.seed },
+  };
+  const common = {
+    sourceBase: source.base.checkpoint,
+    sourceAdapter: sourceLora,
+    sourceTokenizer: source.base.tokenizer,
+    targetBase: target.base.checkpoint,
+    targetTokenizer: target.base.tokenizer,
+    seeds,
+    sourceAdapterRef: `${id}@world`,
+    options,
+  };
+  const runs: { label: string; discriminator?: typeof companion.discriminator }[] = [{ label: 'filtered', discriminator: companion.discriminator }, { label: 'unfiltered' }];
+  const results: { acc: Awaited<ReturnType<typeof accuracy>>; stats: TransferStats }[] = [];
+  try {
+    for (const run of runs) {
+      const r0 = performance.now();
+      const out = await transferAdapter({ ...common, ...(run.discriminator ? { discriminator: run.discriminator } : {}) });
+      if (out.status !== 'completed') throw new Error(`transfer aborted in ${out.phase}`);
+      const acc = await accuracy(target.base, task, targetRecipe, split.eval, out.adapter.weights);
+      const s = out.stats;
+      log(
+        `  ${id} ${run.label}: ${s.filter.accepted}/${s.filter.candidates} accepted (${pct(s.filter.acceptanceRate)}), ${s.answer.answered} answered, ${s.train.steps} steps, loss ${(s.train.losses.at(-1) ?? Number.NaN).toFixed(4)} → ${pct(acc.accuracy)} (${seconds(r0).toFixed(0)}s)`,
+      );
+      results.push({ acc, stats: s });
+    }
+  } finally {
+    await companion.discriminator.dispose();
+  }
+  const [filtered, unfiltered] = results as [(typeof results)[0], (typeof results)[0]];
+  return {
+    task: id,
+    source: sourceAcc.accuracy,
+    targetBase: targetEval.baseAccuracy,
+    targetReal: targetEval.adapterAccuracy,
+    transferred: filtered.acc.accuracy,
+    unfiltered: unfiltered.acc.accuracy,
+    acceptanceRate: filtered.stats.filter.acceptanceRate,
+    trainedOn: { filtered: filtered.stats.train.examples, unfiltered: unfiltered.stats.train.examples },
+    discriminator: { realAccepted: d.realAccepted, syntheticAccepted: d.syntheticAccepted, finalLoss: d.finalLoss },
+    seconds: seconds(t0),
+    samples: filtered.acc.samples,
+  };
+}
+
+function defaultsOf<T>(schema: Parameters<typeof validate<T, unknown>>[0]): T {
+  const r = validate(schema, {});
+  if (!r.ok) throw new Error('job-contracts defaults do not validate');
+  return r.value;
+}
+
+function pct(x: number): string {
+  return `${(x * 100).toFixed(1)}%`;
+}
+
+async function main(): Promise<void> {
+  const cli = parseCli(process.argv.slice(2));
+  const log: Log = (line) => console.log(line);
+  const started = performance.now();
+  const load0 = os.loadavg().map((x) => x.toFixed(2)).join(' ');
+  log(`eval:transfer — ${cli.tasks.length} tasks, ${cli.candidates} candidates each; ${os.cpus().length} cores, load ${load0}, ${new Date().toISOString()}`);
+
+  let world = await readManifest(cli.worldDir);
+  if (world === undefined) {
+    log(`no world in ${cli.worldDir}: building it (npm run eval:world's recipe)`);
+    world = await buildWorld({ recipe: FULL_WORLD_RECIPE, worldDir: cli.worldDir, log });
+  }
+  log(`source world: ${cli.worldDir} (built ${world.machine.builtAt}, ${world.recipe.base.numLayers} layers × ${world.recipe.base.hiddenSize})`);
+  const sourceBase = await loadBase(path.join(cli.worldDir, world.base.dir));
+
+  const t0 = performance.now();
+  const target = await ensureTargetWorld(cli.targetRoot, targetRecipe(world.recipe, cli.tasks), log, cli.rebuildTarget);
+  const targetSeconds = seconds(t0);
+  const targetBase = await loadBase(path.join(target.dir, target.manifest.base.dir));
+  const c = targetBase.checkpoint.config;
+  const sameIds = [...'Q: %abc'].every((ch) => sourceBase.tokenizer.encode(ch, { addSpecialTokens: false })[0] === targetBase.tokenizer.encode(ch, { addSpecialTokens: false })[0]);
+  log(`target base: ${c.numLayers} layers × ${c.hiddenSize}, vocabulary ${c.vocabSize} (${sameIds ? 'SAME ids as the source' : 'ids differ from the source'})`);
+
+  const rows: TaskRow[] = [];
+  for (const [i, id] of cli.tasks.entries()) {
+    log(`[${i + 1}/${cli.tasks.length}] ${id}`);
+    rows.push(await evalTask(id, { world, dir: cli.worldDir, base: sourceBase }, { world: target.manifest, base: targetBase }, cli, log));
+  }
+  const wall = seconds(started);
+  const mean = (f: (r: TaskRow) => number): number => rows.reduce((s, r) => s + f(r), 0) / rows.length;
+  const m = { source: mean((r) => r.source), targetBase: mean((r) => r.targetBase), targetReal: mean((r) => r.targetReal), transferred: mean((r) => r.transferred), unfiltered: mean((r) => r.unfiltered), acceptance: mean((r) => r.acceptanceRate) };
+  const ratio = m.targetReal > 0 ? m.transferred / m.targetReal : Number.NaN;
+  const goals = { ninetyPercentOfReal: ratio >= 0.9, filterAtLeastUnfiltered: m.transferred >= m.unfiltered };
+
+  const col = (s: string, w: number): string => s.padStart(w);
+  log('');
+  log(`${'task'.padEnd(18)}${col('(i) source', 12)}${col('(ii) tgt base', 15)}${col('(iii) tgt real', 16)}${col('transferred', 13)}${col('(iv) unfilt.', 14)}${col('accepted', 10)}${col('s', 6)}`);
+  for (const r of rows) {
+    log(`${r.task.padEnd(18)}${col(pct(r.source), 12)}${col(pct(r.targetBase), 15)}${col(pct(r.targetReal), 16)}${col(pct(r.transferred), 13)}${col(pct(r.unfiltered), 14)}${col(pct(r.acceptanceRate), 10)}${col(r.seconds.toFixed(0), 6)}`);
+  }
+  log(`${'mean'.padEnd(18)}${col(pct(m.source), 12)}${col(pct(m.targetBase), 15)}${col(pct(m.targetReal), 16)}${col(pct(m.transferred), 13)}${col(pct(m.unfiltered), 14)}${col(pct(m.acceptance), 10)}`);
+  log('');
+  log(`transferred / target-on-real-data = ${(ratio * 100).toFixed(1)}% (goal ≥ 90%: ${goals.ninetyPercentOfReal ? 'met' : 'NOT met'}); filtered ${pct(m.transferred)} vs unfiltered ${pct(m.unfiltered)} (goal filtered ≥ unfiltered: ${goals.filterAtLeastUnfiltered ? 'met' : 'NOT met'})`);
+  log(`wall time ${wall.toFixed(0)}s (target base + real-data adapters ${targetSeconds.toFixed(0)}s${target.built ? '' : ', cached'}; transfers ${(wall - targetSeconds).toFixed(0)}s); ${os.cpus().length} cores, load ${load0} at the start, ${os.loadavg().map((x) => x.toFixed(2)).join(' ')} at the end`);
+  await fsp.mkdir(path.dirname(cli.jsonOut), { recursive: true });
+  await fsp.writeFile(cli.jsonOut, JSON.stringify({ at: new Date().toISOString(), cpus: os.cpus().length, loadAtStart: load0, wallSeconds: wall, targetSeconds, targetBuilt: target.built, candidates: cli.candidates, means: m, ratio, goals, rows }, null, 2) + '\n');
+  log(`figures written to ${cli.jsonOut}`);
+}
+
+main().catch((e: unknown) => {
+  console.error(e instanceof Error ? (e.stack ?? e.message) : e);
+  process.exit(1);
+});
