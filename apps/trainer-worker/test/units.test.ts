@@ -1,7 +1,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { LINEAR_MODULES } from '@palette/peft-core';
-import { LORA_TARGET_MODULES, type JobProgress } from '@palette/job-contracts';
+import { JOB_KINDS, LORA_TARGET_MODULES, type JobProgress } from '@palette/job-contracts';
 import { parseWorkerConfig } from '../src/config';
 import { WorkerError } from '../src/errors';
 import { GlobalSlots } from '../src/global-slots';
@@ -16,12 +16,12 @@ describe('worker units', () => {
   it('config: defaults, and one error naming every bad variable', () => {
     const c = parseWorkerConfig({ DATA_DIR: '/tmp/x' });
     assert.equal(c.redisUrl, 'redis://127.0.0.1:6379');
-    assert.deepEqual(c.queues, ['train', 'pretrain', 'embed', 'evaluate']);
+    assert.deepEqual(c.queues, [...JOB_KINDS], 'every kind by default');
     assert.deepEqual(c.blobStore, { driver: 'dir', root: '/tmp/x/blobs' });
     assert.equal(c.registry, undefined);
     assert.equal(c.maxConcurrentJobs, 1);
     assert.throws(
-      () => parseWorkerConfig({ REDIS_URL: 'http://x', WORKER_QUEUES: 'train,transfer', WORKER_CONCURRENCY_TRAIN: 'two', REGISTRY_URL: 'http://r', BLOB_STORE: 'ftp' }),
+      () => parseWorkerConfig({ REDIS_URL: 'http://x', WORKER_QUEUES: 'train,no-such-kind', WORKER_CONCURRENCY_TRAIN: 'two', REGISTRY_URL: 'http://r', BLOB_STORE: 'ftp' }),
       (e: unknown) =>
         e instanceof WorkerError &&
         e.code === 'CONFIG_INVALID' &&

@@ -83,7 +83,7 @@ describe('parseJobPayload', () => {
 
   it('rejects a non-object payload and an unknown kind', () => {
     assert.deepEqual(issuesOf(() => parseJobPayload('train', 'hello')), ['']);
-    assert.throws(() => parseJobPayload('transfer' as 'train', {}), (e: unknown) => e instanceof JobContractError && e.code === 'UNKNOWN_JOB_KIND');
+    assert.throws(() => parseJobPayload('no-such-kind' as 'train', {}), (e: unknown) => e instanceof JobContractError && e.code === 'UNKNOWN_JOB_KIND');
   });
 
   it('defaults are independent copies (mutating one payload does not change the next)', () => {

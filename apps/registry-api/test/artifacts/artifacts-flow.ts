@@ -192,13 +192,20 @@ export function artifactsFlowSuite(label: string, options: TestAppOptions): void
       assert.deepEqual({ created: again.created, id: again.artifact.id }, { created: false, id: first.artifact.id });
       assert.deepEqual(await artifactRowCounts(t), counts);
 
+      // Two concurrent registrations of one job: one artifact, both callers get it.
+      const racing = await Promise.all([1, 2].map(() => service.registerFromJob({ ...input, jobId: 'job-router-2' })));
+      assert.deepEqual(racing.map((r) => r.created).sort(), [false, true]);
+      assert.equal(racing[0]!.artifact.id, racing[1]!.artifact.id);
+      assert.equal(racing[0]!.artifact.version, 2, 'second version of job-router');
+      const counts2 = await artifactRowCounts(t);
+
       const bad = (patch: object) => service.registerFromJob({ ...input, jobId: `job-bad-${Math.random()}`, ...patch });
       await assert.rejects(bad({ files: input.files.map((f) => ({ ...f, size: f.size + 1 })) }), /is \d+ bytes, not \d+/);
       await assert.rejects(bad({ files: input.files.map((f, i) => (i === 0 ? { ...f, sha256: 'f'.repeat(64) } : f)) }), /blob f{64} is not in the object store/);
       await assert.rejects(bad({ format: 'palette-retriever' }), /differs from what its files declare \(palette-router\)/);
       await assert.rejects(bad({ files: input.files.slice(0, 1) }), /missing router\.safetensors/);
       await assert.rejects(bad({ kind: 'tokenizer' }), /'artifact\.kind' must be one of/);
-      assert.deepEqual(await artifactRowCounts(t), counts);
+      assert.deepEqual(await artifactRowCounts(t), counts2);
     });
 
     it('soft delete hides an artifact from names and listings, keeps it by id, and GC keeps its files', async () => {
