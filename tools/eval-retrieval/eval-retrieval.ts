@@ -23,6 +23,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import {
   BaseModelTextEncoder,
+  DEFAULT_LEXICAL_CONFIG,
   LlamaModel,
   Retriever,
   adapterCaptions,
@@ -51,13 +52,15 @@ interface Cli {
   readonly k: number;
   readonly temperature: number;
   readonly cardExamples: number;
+  /** Hash buckets of the lexical channel; 0 = the base model's features alone. */
+  readonly lexicalBuckets: number;
 }
 
 function parseCli(argv: readonly string[]): Cli {
   const values = new Map<string, string>();
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]!;
-    if (!a.startsWith('--') || i + 1 >= argv.length) throw new Error(`usage: eval-retrieval [--world DIR] [--prompts N] [--steps N] [--seed N] [--k N] [--temperature T] [--card-examples N] (bad argument ${a})`);
+    if (!a.startsWith('--') || i + 1 >= argv.length) throw new Error(`usage: eval-retrieval [--world DIR] [--prompts N] [--steps N] [--seed N] [--k N] [--temperature T] [--card-examples N] [--lexical-buckets N (0 = off)] (bad argument ${a})`);
     values.set(a.slice(2), argv[++i]!);
   }
   const num = (name: string, fallback: number): number => {
@@ -75,6 +78,7 @@ function parseCli(argv: readonly string[]): Cli {
     k: num('k', 3),
     temperature: num('temperature', 0.05),
     cardExamples: num('card-examples', 8),
+    lexicalBuckets: num('lexical-buckets', DEFAULT_LEXICAL_CONFIG.buckets),
   };
 }
 
@@ -119,7 +123,7 @@ async function main(): Promise<void> {
       adapters: tasks.map((t) => ({ id: t.entry.id, weights: adapters.get(t.entry.id)!, descriptions: t.captions })),
       layout: encoderLayoutFor(checkpoint.config),
       textEncoder: text,
-      options: { steps: cli.steps, batchSize: tasks.length, seed: cli.seed },
+      options: { steps: cli.steps, batchSize: tasks.length, seed: cli.seed, ...(cli.lexicalBuckets > 0 ? { lexical: { ...DEFAULT_LEXICAL_CONFIG, buckets: cli.lexicalBuckets } } : {}) },
       onProgress: (p) => {
         if (p.step - lastLog >= 100 || p.step === p.totalSteps) {
           lastLog = p.step;
@@ -185,7 +189,8 @@ async function main(): Promise<void> {
     const oracleAcc = oracleCorrect / total;
     const autoAcc = autoCorrect / total;
     const gap = (oracleAcc - autoAcc) * 100;
-    console.log(`\nretriever ${artifact.manifest.space}: ${tasks.length} adapters, ${tasks.reduce((s, t) => s + t.captions.length, 0)} captions, ${cli.steps} steps, final loss ${artifact.manifest.training.finalLoss.toFixed(3)}, ${trainSeconds.toFixed(0)} s`);
+    console.log(`\ntext features: ${cli.lexicalBuckets > 0 ? `base pooled states + lexical channel (${cli.lexicalBuckets} buckets, word 1–${DEFAULT_LEXICAL_CONFIG.maxWordNgram}-grams, char ${DEFAULT_LEXICAL_CONFIG.minCharNgram}–${DEFAULT_LEXICAL_CONFIG.maxCharNgram}-grams)` : 'base pooled states only'}`);
+    console.log(`retriever ${artifact.manifest.space}: ${tasks.length} adapters, ${tasks.reduce((s, t) => s + t.captions.length, 0)} captions, ${cli.steps} steps, final loss ${artifact.manifest.training.finalLoss.toFixed(3)}, ${trainSeconds.toFixed(0)} s`);
     console.log(`\ntext → adapter on ${queries} held-out paraphrases`);
     console.log(`  recall@1 ${recall1.toFixed(3)} (goal ≥ 0.9: ${recall1 >= 0.9 ? 'met' : 'NOT met'})`);
     console.log(`  recall@3 ${recall3.toFixed(3)} (goal ≥ 0.98: ${recall3 >= 0.98 ? 'met' : 'NOT met'})`);

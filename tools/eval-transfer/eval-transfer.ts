@@ -43,7 +43,7 @@ import { seconds, type Log } from '../world/progress';
 import { taskAccuracy } from '../world/task-accuracy';
 import { readManifest, type WorldManifest } from '../world/world-manifest';
 import { ensureTargetWorld, targetRecipe } from './target-world';
-import { FULL_WORLD_RECIPE } from '@palette/peft-core';
+import { FULL_WORLD_RECIPE, worldRecipe } from '@palette/peft-core';
 
 /** Tasks whose source adapter is ≥ 90 % on the committed world, of four kinds: counts, picks, maps, number words. */
 const DEFAULT_TASKS = ['parity', 'word-length', 'first-last-letter', 'count-vowels', 'double-letters', 'digits-to-words'];
@@ -232,6 +232,10 @@ async function main(): Promise<void> {
     log(`no world in ${cli.worldDir}: building it (npm run eval:world's recipe)`);
     world = await buildWorld({ recipe: FULL_WORLD_RECIPE, worldDir: cli.worldDir, log });
   }
+  // An older manifest may predate recipe fields (e.g. lora.stepsByTask): fill them from the current recipe of its variant.
+  const current = worldRecipe(world.variant);
+  const r = world.recipe;
+  world = { ...world, recipe: { ...current, ...r, tokenizer: { ...current.tokenizer, ...r.tokenizer }, base: { ...current.base, ...r.base }, pretrain: { ...current.pretrain, ...r.pretrain }, lora: { ...current.lora, ...r.lora }, evaluation: { ...current.evaluation, ...r.evaluation } } };
   log(`source world: ${cli.worldDir} (built ${world.machine.builtAt}, ${world.recipe.base.numLayers} layers × ${world.recipe.base.hiddenSize})`);
   const sourceBase = await loadBase(path.join(cli.worldDir, world.base.dir));
 

@@ -10,7 +10,8 @@ export const USAGE = `usage: npm run seed:world -- [options]
   --key-file FILE       read the key from FILE (default: $DATA_DIR/bootstrap-admin-key)
   --variant full|small  which recipe (default full; small is the test suite's 4-task world)
   --base-name NAME      name of the pretrained base (default world-base)
-  --from-dir DIR        import a world built by \`npm run eval:world\` (e.g. .data/world/full) instead of training
+  --from-dir DIR        import a world built by \`npm run eval:world\` (e.g. .data/world/full) instead of training;
+                        it keeps the directory's own recipe (and so its fingerprint, names and tags)
   --check               only say whether the world is ready (exit 0) or not (exit 3)
   --progress-every S    seconds between progress lines of one job (default 5)
   test-only, shorten the runs (the fingerprint, and so every name and key, changes with them):
@@ -85,6 +86,7 @@ export function parseSeedCli(argv: readonly string[], env: NodeJS.ProcessEnv, cw
     ...opt('evalExamples', count('eval-examples', values['eval-examples'])),
     ...opt('trainExamples', count('train-examples', values['train-examples'])),
   };
+  if (values['from-dir'] !== undefined && Object.keys(overrides).length > 0) problems.push('--from-dir imports a built world as it is: the run-length options do not apply');
   if (problems.length > 0) throw new UsageError(problems.join('\n'));
   return {
     registry,

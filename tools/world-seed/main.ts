@@ -3,7 +3,9 @@
  * (see README.md). Ctrl-C stops following; the jobs keep running, and a second run reattaches.
  * Exit status: 0 world ready, 1 failed, 2 usage, 3 not ready (--check), 130 interrupted.
  */
-import { worldRecipe } from '@palette/peft-core';
+import * as path from 'node:path';
+import { worldRecipe, type WorldRecipe } from '@palette/peft-core';
+import { readManifest } from '../world/world-manifest';
 import { parseSeedCli, UsageError, USAGE } from './cli-options';
 import { RegistryClient, RegistryError } from './registry-client';
 import { SeedError } from './seed-error';
@@ -27,7 +29,18 @@ async function main(): Promise<number> {
     throw e;
   }
   const client = new RegistryClient({ baseUrl: options.registry, apiKey: options.apiKey });
-  const recipe = applyOverrides(worldRecipe(options.variant), options.overrides);
+  let recipe: WorldRecipe = applyOverrides(worldRecipe(options.variant), options.overrides);
+  if (options.fromDir !== undefined) {
+    // An import registers the world the directory holds: its own recipe (names, tags and the
+    // evaluate jobs follow it), which may be older than recipe.ts while the recipe is being tuned.
+    const manifest = await readManifest(path.resolve(options.fromDir));
+    if (manifest === undefined) {
+      log(`seeding failed: --from-dir ${options.fromDir}: no world-manifest.json (build it with \`npm run eval:world -- --variant ${options.variant}\`)`);
+      return 1;
+    }
+    if (JSON.stringify(manifest.recipe) !== JSON.stringify(recipe)) log(`--from-dir: importing the directory's own '${manifest.recipe.variant}' recipe (${manifest.recipeFingerprint.slice(0, 8)}), not today's recipe.ts`);
+    recipe = manifest.recipe;
+  }
   if (options.check) {
     const ready = await worldReady(client, recipe, options.baseName);
     log(ready ? 'world ready' : 'world not ready');

@@ -9,6 +9,7 @@ export * from './results';
 export * from './artifacts';
 export * from './transfer';
 export * from './train-router';
+export * from './train-retriever';
 export * from './idempotency';
 export * from './cancellation';
 export * from './redis-connection';

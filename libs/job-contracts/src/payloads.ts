@@ -10,9 +10,10 @@ import { JobContractError } from './errors';
 import { pretrainHyperparametersSchema, trainHyperparametersSchema, EXPORT_DTYPES } from './hyperparameters';
 import { companionDiscriminatorSchema, transferPayloadSchema } from './transfer';
 import { trainRouterPayloadSchema } from './train-router';
+import { captionsSchema, embeddingSpaceSchema, retrieverBaseSchema, retrieverFilesSchema, trainRetrieverPayloadSchema } from './train-retriever';
 import { formatIssues, nested, number, object, oneOf, optional, required, string, validate, withDefault, type Infer, type InferInput, type Schema } from './validation';
 
-export const JOB_KINDS = ['train', 'pretrain', 'embed', 'evaluate', 'transfer', 'train-router'] as const;
+export const JOB_KINDS = ['train', 'pretrain', 'embed', 'evaluate', 'transfer', 'train-router', 'train-retriever'] as const;
 export type JobKind = (typeof JOB_KINDS)[number];
 
 export function isJobKind(value: string): value is JobKind {
@@ -27,6 +28,7 @@ export const QUEUE_NAMES: Readonly<Record<JobKind, string>> = {
   evaluate: 'palette-evaluate',
   transfer: 'palette-transfer',
   'train-router': 'palette-train-router',
+  'train-retriever': 'palette-train-retriever',
 };
 
 const baseModelSchema = object({
@@ -68,12 +70,17 @@ export const pretrainPayloadSchema = object({
   dtype: withDefault(oneOf(EXPORT_DTYPES), 'F32'),
 });
 
+/** One adapter version into one embedding space (train-retriever.ts): the registry enqueues it, one job per (version, space). */
 export const embedPayloadSchema = object({
+  adapterVersionId: required(string({ minLength: 1, maxLength: 64 })),
+  space: required(embeddingSpaceSchema),
+  /** The space's base (its files: the frozen text encoder and the adapter's layout). */
+  baseModel: required(retrieverBaseSchema),
+  /** The space's retriever artifact files. */
+  retriever: required(retrieverFilesSchema),
   adapter: required(adapterFilesSchema),
-  /** The base model's config.json blob (the sketch needs its layer count and shapes). */
-  baseConfig: required(sha256Schema),
-  /** Sketch dimension (peft-core weightSketch). */
-  dim: withDefault(number({ integer: true, min: 8, max: 4096 }), 256),
+  /** The version's captions (peft-core adapterCaptions of its description, card, title, tags); none → no text vector. */
+  captions: captionsSchema,
 });
 
 export const evaluatePayloadSchema = object({
@@ -102,6 +109,7 @@ export const PAYLOAD_SCHEMAS = {
   evaluate: evaluatePayloadSchema,
   transfer: transferPayloadSchema,
   'train-router': trainRouterPayloadSchema,
+  'train-retriever': trainRetrieverPayloadSchema,
 } as const satisfies Record<JobKind, Schema<unknown, unknown>>;
 
 /** Validated payloads, every default filled in: what a job's data holds. */
@@ -112,6 +120,7 @@ export interface JobPayloads {
   evaluate: Infer<typeof evaluatePayloadSchema>;
   transfer: Infer<typeof transferPayloadSchema>;
   'train-router': Infer<typeof trainRouterPayloadSchema>;
+  'train-retriever': Infer<typeof trainRetrieverPayloadSchema>;
 }
 
 /** What a producer may submit (defaulted fields optional). */
@@ -122,6 +131,7 @@ export interface JobInputs {
   evaluate: InferInput<typeof evaluatePayloadSchema>;
   transfer: InferInput<typeof transferPayloadSchema>;
   'train-router': InferInput<typeof trainRouterPayloadSchema>;
+  'train-retriever': InferInput<typeof trainRetrieverPayloadSchema>;
 }
 
 export type TrainJobPayload = JobPayloads['train'];

@@ -7,6 +7,7 @@ import type { StoredFile } from './blobs';
 import type { JobKind } from './payloads';
 import type { CompanionDiscriminatorReport, TransferJobResult } from './transfer';
 import type { TrainRouterJobResult } from './train-router';
+import type { EmbedJobResult, TrainRetrieverJobResult } from './train-retriever';
 
 export interface TrainingMetrics {
   /** Optimizer steps completed. */
@@ -38,14 +39,7 @@ export interface PretrainJobResult {
   readonly metrics: TrainingMetrics;
 }
 
-export interface EmbedJobResult {
-  readonly kind: 'embed';
-  /** Names the method and version, so stored vectors from another method are never compared. */
-  readonly method: 'weight-sketch-v1';
-  readonly dim: number;
-  /** Unit vector (peft-core weightSketch). */
-  readonly vector: readonly number[];
-}
+export type { EmbedJobResult } from './train-retriever';
 
 export interface EvaluationSample {
   readonly prompt: string;
@@ -74,6 +68,7 @@ export interface JobResults {
   evaluate: EvaluateJobResult;
   transfer: TransferJobResult;
   'train-router': TrainRouterJobResult;
+  'train-retriever': TrainRetrieverJobResult;
 }
 
 export type AnyJobResult = JobResults[JobKind];

@@ -127,7 +127,7 @@ describe('job kinds: pretrain and evaluate submissions, atomic result registrati
     const other = new Map(fx.modelFiles);
     await uploadBase('other-base', other);
     const lora = buildAdapter({ baseModelName: 'other-base' });
-    const uploaded = await t.http.post('/api/v1/adapters').set(auth(writer)).field('name', 'other-lora').field('baseModel', 'other-base').attach('adapter_config.json', lora.config, 'adapter_config.json').attach('adapter_model.safetensors', lora.weights, 'adapter_model.safetensors');
+    const uploaded = await t.http.post('/api/v1/adapters').set(auth(writer)).field('name', 'other-lora').field('baseModel', 'other-base').attach('adapter_config', lora.config, 'adapter_config.json').attach('adapter_model', lora.weights, 'adapter_model.safetensors');
     assert.equal(uploaded.status, 201, JSON.stringify(uploaded.body));
     const mismatch = await post(evaluateSpec({ adapter: 'other-lora@v1' })).expect(409);
     assert.match(mismatch.body.error.message, /adapter: "other-lora@v1" is built on base model "other-base", not "tiny-base"/);

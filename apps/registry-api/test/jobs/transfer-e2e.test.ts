@@ -183,7 +183,7 @@ describe('transfer jobs end to end (registry + Redis + worker)', () => {
     if (scratch) await rm(scratch, { recursive: true, force: true });
   });
 
-  it('train with a companion discriminator → transfer → a new adapter on the target base with lineage and metrics', async () => {
+  it('train with a companion discriminator → transfer → a new adapter on the target base with lineage and metrics', async (tc) => {
     const train = await t.http
       .post('/api/v1/jobs')
       .set(auth(writer))
@@ -200,6 +200,9 @@ describe('transfer jobs end to end (registry + Redis + worker)', () => {
     const trained = await settled('tr-train', 120_000);
     assert.equal(trained.status, 'succeeded', trained.error ?? '');
     assert.equal(trained.adapterVersion, 'last-letter@v1');
+    const companion = (trained.result as { companionDiscriminator?: { trained: boolean; durationSeconds?: number; realAccepted?: number; syntheticAccepted?: number } } | null)?.companionDiscriminator;
+    assert.equal(companion?.trained, true, JSON.stringify(trained.result));
+    tc.diagnostic(`companion discriminator: ${companion?.durationSeconds?.toFixed(1)} s, real accepted ${companion?.realAccepted}, synthetic accepted ${companion?.syntheticAccepted}`);
 
     const prisma = t.app.get(DatabaseService).prisma;
     const sourceVersion = await prisma.adapterVersion.findFirstOrThrow({ where: { adapter: { name: 'last-letter' }, version: 1 }, select: { id: true } });
@@ -218,6 +221,8 @@ describe('transfer jobs end to end (registry + Redis + worker)', () => {
     const events = await stream.done;
     clearTimeout(timer);
     const job = await settled('tr-move', 10_000);
+    const tm = (job.result as { metrics?: { durationSeconds?: number; transfer?: { acceptanceRate?: number; candidates?: number } } } | null)?.metrics;
+    tc.diagnostic(`transfer job: ${tm?.durationSeconds?.toFixed(1)} s, acceptance ${tm?.transfer?.acceptanceRate} of ${tm?.transfer?.candidates}`);
     assert.equal(job.status, 'succeeded', `${job.error ?? ''} ${JSON.stringify(events.slice(-3))}`);
     assert.equal(job.adapterVersion, 'last-letter-moved@v1');
 

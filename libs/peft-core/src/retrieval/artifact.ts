@@ -13,6 +13,7 @@ import * as path from 'node:path';
 import { PeftCoreError } from '../errors';
 import { readSafetensors, tensorToFloat32, writeSafetensors } from '../formats/safetensors';
 import type { EncoderLayout } from './adapter-batch';
+import { LEXICAL_IDF_PARAM, validateLexicalConfig, type LexicalConfig } from './lexical';
 import { weightEncoderConfig, weightEncoderParamShapes, type WeightEncoderConfig } from './weight-encoder';
 
 export const RETRIEVER_FORMAT = 'palette-retriever';
@@ -27,6 +28,11 @@ export interface TextSideManifest {
   readonly kind: string;
   readonly encoderId: string;
   readonly featureDim: number;
+  /**
+   * The hashed lexical channel (lexical.ts) concatenated after the encoder's features, when the
+   * retriever was trained with one; its IDF weights are the tensor `text.lexical.idf`.
+   */
+  readonly lexical?: LexicalConfig;
 }
 
 export interface TrainingSummary {
@@ -60,11 +66,12 @@ function invalid(message: string): PeftCoreError {
   return new PeftCoreError('CHECKPOINT_INVALID', `retriever artifact: ${message}`);
 }
 
-/** Every tensor of an artifact with this encoder config and text feature size, by name. */
-export function retrieverParamShapes(encoder: WeightEncoderConfig, featureDim: number): Map<string, number[]> {
+/** Every tensor of an artifact with this encoder config, text feature size and lexical channel, by name. */
+export function retrieverParamShapes(encoder: WeightEncoderConfig, featureDim: number, lexical?: LexicalConfig): Map<string, number[]> {
   const shapes = weightEncoderParamShapes(encoder);
-  shapes.set(TEXT_PROJECTION_PARAM.weight, [encoder.outDim, featureDim]);
+  shapes.set(TEXT_PROJECTION_PARAM.weight, [encoder.outDim, featureDim + (lexical?.buckets ?? 0)]);
   shapes.set(TEXT_PROJECTION_PARAM.bias, [encoder.outDim]);
+  if (lexical) shapes.set(LEXICAL_IDF_PARAM, [lexical.buckets]);
   return shapes;
 }
 
@@ -93,7 +100,14 @@ export function validateRetrieverArtifact(artifact: RetrieverArtifact): void {
     throw invalid(`weightEncoder: ${(error as Error).message}`);
   }
   if (!(Number.isInteger(manifest.text?.featureDim) && manifest.text.featureDim > 0)) throw invalid('text.featureDim must be a positive integer');
-  const shapes = retrieverParamShapes(encoder, manifest.text.featureDim);
+  if (manifest.text.lexical !== undefined) {
+    try {
+      validateLexicalConfig(manifest.text.lexical);
+    } catch (error) {
+      throw invalid(`text.lexical: ${(error as Error).message}`);
+    }
+  }
+  const shapes = retrieverParamShapes(encoder, manifest.text.featureDim, manifest.text.lexical);
   for (const [name, shape] of shapes) {
     const data = params.get(name);
     const n = shape.reduce((a, b) => a * b, 1);
@@ -111,7 +125,7 @@ export function validateRetrieverArtifact(artifact: RetrieverArtifact): void {
 export async function writeRetrieverArtifact(dir: string, artifact: RetrieverArtifact): Promise<void> {
   validateRetrieverArtifact(artifact);
   await mkdir(dir, { recursive: true });
-  const shapes = retrieverParamShapes(weightEncoderConfig(artifact.manifest.weightEncoder.layout, artifact.manifest.weightEncoder), artifact.manifest.text.featureDim);
+  const shapes = retrieverParamShapes(weightEncoderConfig(artifact.manifest.weightEncoder.layout, artifact.manifest.weightEncoder), artifact.manifest.text.featureDim, artifact.manifest.text.lexical);
   const tensors = [...shapes].map(([name, shape]) => {
     const data = artifact.params.get(name)!;
     return { name, dtype: 'F32' as const, shape, data: new Uint8Array(data.buffer, data.byteOffset, data.byteLength) };

@@ -24,6 +24,7 @@ import { cosineWithWarmup } from '../optim/schedule';
 import { Rng } from '../util/rng';
 import { packAdapterBatch, type EncoderLayout } from './adapter-batch';
 import { RETRIEVER_FORMAT, RETRIEVER_FORMAT_VERSION, retrieverSpaceId, TEXT_PROJECTION_PARAM, type RetrieverArtifact, type RetrieverManifest } from './artifact';
+import { combineTextFeatures, fitLexicalIdf, LEXICAL_IDF_PARAM, validateLexicalConfig, type LexicalConfig } from './lexical';
 import type { TextFeatureEncoder } from './text-encoder';
 import {
   buildWeightEncoder,
@@ -66,6 +67,11 @@ export interface ContrastiveOptions {
   readonly maxGradNorm?: number;
   readonly seed?: number;
   readonly encoder?: WeightEncoderOptions;
+  /**
+   * A hashed lexical channel (lexical.ts) next to the frozen encoder's features: its IDF is fitted
+   * on every training caption. Absent: the encoder's features alone.
+   */
+  readonly lexical?: LexicalConfig;
 }
 
 export interface ContrastiveProgress {
@@ -113,11 +119,16 @@ export async function trainRetriever(input: TrainRetrieverInput): Promise<Retrie
   const batchSize = Math.min(o.batchSize ?? 16, adapters.length);
   if (batchSize < 2) throw new PeftCoreError('INVALID_ARGUMENT', 'train-retriever: batchSize must be at least 2');
   const encoder = weightEncoderConfig(layout, o.encoder);
-  const featureDim = textEncoder.featureDim;
+  if (o.lexical) validateLexicalConfig(o.lexical);
+  const lexical = o.lexical ? { config: { ...o.lexical }, idf: fitLexicalIdf(adapters.flatMap((a) => a.descriptions), o.lexical) } : undefined;
+  // What the projection sees: the encoder's features, then the lexical channel's (if any).
+  const featureDim = textEncoder.featureDim + (lexical?.config.buckets ?? 0);
   const started = Date.now();
 
   // The frozen text side, once: features of every caption of every adapter.
-  const captionFeatures = await Promise.all(adapters.map((a) => textEncoder.features(a.descriptions)));
+  const captionFeatures = await Promise.all(
+    adapters.map(async (a) => (await textEncoder.features(a.descriptions)).map((f, i) => combineTextFeatures(f, a.descriptions[i]!, lexical))),
+  );
 
   const rng = new Rng(seed);
   const params = new Map<string, Float32Array>([...initWeightEncoderParams(encoder, seed), ...initTextProjection(encoder.outDim, featureDim, rng)]);
@@ -178,9 +189,10 @@ export async function trainRetriever(input: TrainRetrieverInput): Promise<Retrie
     format: RETRIEVER_FORMAT,
     version: RETRIEVER_FORMAT_VERSION,
     weightEncoder: encoder,
-    text: { kind: textEncoder.kind, encoderId: textEncoder.id, featureDim },
+    text: { kind: textEncoder.kind, encoderId: textEncoder.id, featureDim: textEncoder.featureDim, ...(lexical ? { lexical: lexical.config } : {}) },
     temperature,
   };
+  if (lexical) params.set(LEXICAL_IDF_PARAM, lexical.idf);
   const manifest: RetrieverManifest = {
     ...manifestBody,
     space: retrieverSpaceId(manifestBody, params),

@@ -8,3 +8,4 @@ export * from './wordpiece';
 export * from './onnx-sentence-encoder';
 export * from './captions';
 export * from './auto-mixture';
+export * from './lexical';

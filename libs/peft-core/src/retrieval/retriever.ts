@@ -6,6 +6,7 @@
 import { PeftCoreError } from '../errors';
 import type { LoraWeights } from '../lora/adapter';
 import { TEXT_PROJECTION_PARAM, validateRetrieverArtifact, type RetrieverArtifact } from './artifact';
+import { combineTextFeatures, LEXICAL_IDF_PARAM } from './lexical';
 import type { TextFeatureEncoder } from './text-encoder';
 import { WeightEncoder, weightEncoderConfig } from './weight-encoder';
 
@@ -68,7 +69,10 @@ export class Retriever {
     const features = await this.text.features(texts);
     const weight = this.artifact.params.get(TEXT_PROJECTION_PARAM.weight)!;
     const bias = this.artifact.params.get(TEXT_PROJECTION_PARAM.bias)!;
-    return features.map((f) => projectTextFeatures(weight, bias, f));
+    // The same feature assembly as training (contrastive.ts): encoder features, then the lexical channel.
+    const config = this.artifact.manifest.text.lexical;
+    const lexical = config ? { config, idf: this.artifact.params.get(LEXICAL_IDF_PARAM)! } : undefined;
+    return features.map((f, i) => projectTextFeatures(weight, bias, combineTextFeatures(f, texts[i]!, lexical)));
   }
 
   /** Disposes the weight encoder's session (the text encoder belongs to the caller). */
