@@ -50,6 +50,8 @@ interface Options {
   composites: number;
   steps: Record<RouterKind, number>;
   only: Set<string> | undefined;
+  /** MeteoRA experts per token. */
+  topK: number;
 }
 
 function parseArgs(argv: readonly string[]): Options {
@@ -60,6 +62,7 @@ function parseArgs(argv: readonly string[]): Options {
     composites: 60,
     steps: { meteora: 200, flylora: 250, xcross: 100 },
     only: undefined,
+    topK: 1,
   };
   for (let i = 0; i < argv.length; i += 2) {
     const [flag, value] = [argv[i]!, argv[i + 1]];
@@ -76,6 +79,7 @@ function parseArgs(argv: readonly string[]): Options {
     else if (flag === '--meteora-steps') o.steps.meteora = int();
     else if (flag === '--flylora-steps') o.steps.flylora = int();
     else if (flag === '--xcross-steps') o.steps.xcross = int();
+    else if (flag === '--top-k') o.topK = int();
     else if (flag === '--only') o.only = new Set(value.split(','));
     else throw new Error(`unknown flag ${flag}`);
   }
@@ -164,7 +168,7 @@ async function main(): Promise<void> {
       seed: 7,
     });
     const hyper = {
-      meteora: { steps: o.steps.meteora, lr: 0.02, batchSize: 16, seed: 1, warmupSteps: Math.min(10, o.steps.meteora) },
+      meteora: { steps: o.steps.meteora, lr: 0.02, batchSize: 16, seed: 1, warmupSteps: Math.min(10, o.steps.meteora), topK: o.topK },
       flylora: { steps: o.steps.flylora, lr: 0.005, batchSize: 16, seed: 1, warmupSteps: Math.min(20, o.steps.flylora), flyRank: 32, flyTopK: 8, flyAlpha: 64 },
       xcross: { steps: o.steps.xcross, lr: 3e-4, batchSize: 8, seed: 1, warmupSteps: Math.min(10, o.steps.xcross) },
     }[strategy];
@@ -187,7 +191,7 @@ async function main(): Promise<void> {
     });
     const trainSeconds = (performance.now() - t0) / 1000;
     trainTimes.set(strategy, trainSeconds);
-    log(`  trained ${strategy} in ${trainSeconds.toFixed(0)} s (${result.steps} steps${result.gateAccuracy !== undefined ? `, held-out gate accuracy ${pct(result.gateAccuracy)}` : ''})`);
+    log(`  trained ${strategy} in ${trainSeconds.toFixed(0)} s (${result.steps} steps${result.gateAccuracy !== undefined ? `, held-out gate accuracy ${pct(result.gateAccuracy)} (per layer ${result.gateLayerAccuracy!.map(pct).join(' ')})` : ''})`);
     const model = RoutedModel.create(checkpoint, result.artifact!, strategy === 'flylora' ? [] : experts.map((e) => e.weights));
     await evaluate(strategy, async (prompts, maxNewTokens, stop) =>
       (await model.generate(prompts, { maxNewTokens, temperature: 0, stopTokenIds: eos(tokenizer), shouldStop: (_r, g) => stop(g) })).map((r) => r.tokens),

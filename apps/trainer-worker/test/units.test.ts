@@ -84,7 +84,7 @@ describe('worker units', () => {
         return new Response('{}', { status: statuses.shift() ?? 500 });
       },
     });
-    const submission = { jobId: 'j1', kind: 'embed' as const, result: { kind: 'embed' as const, method: 'weight-sketch-v1' as const, dim: 1, vector: [1] } };
+    const submission = { jobId: 'j1', kind: 'embed' as const, result: { kind: 'embed' as const, adapterVersionId: 'v1', space: 'autolora-v1-0123456789ab', dim: 1, weight: [1], text: null } };
     await sink.submit(submission);
     assert.equal(calls.length, 2);
     assert.equal((calls[0]!.headers as Record<string, string>)['Idempotency-Key'], 'j1');

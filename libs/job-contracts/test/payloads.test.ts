@@ -64,8 +64,8 @@ describe('parseJobPayload', () => {
 
   it('the message lists the problems in words', () => {
     assert.throws(
-      () => parseJobPayload('embed', { adapter: { 'adapter_config.json': sha('a') }, baseConfig: sha('b'), dim: 3 }),
-      (e: unknown) => e instanceof JobContractError && /adapter\.adapter_model\.safetensors: is required/.test(e.message) && /dim: must be ≥ 8, got 3/.test(e.message),
+      () => parseJobPayload('embed', { adapterVersionId: 'v1', space: 'Bad Space', baseModel: { name: 'tiny', ...baseModel }, retriever: { 'retriever.json': sha('e') }, adapter: { 'adapter_config.json': sha('a') } }),
+      (e: unknown) => e instanceof JobContractError && /adapter\.adapter_model\.safetensors: is required/.test(e.message) && /space: expected an embedding space id/.test(e.message) && /retriever\.retriever\.safetensors: is required/.test(e.message),
     );
   });
 
@@ -76,8 +76,8 @@ describe('parseJobPayload', () => {
     assert.deepEqual(ev.task, { worldTask: 'reverse-word', seed: 0, examples: 100 });
     assert.equal(ev.adapter, undefined);
     assert.equal(ev.maxNewTokens, 16);
-    const em = parseJobPayload('embed', { adapter: { 'adapter_config.json': sha('a'), 'adapter_model.safetensors': sha('b') }, baseConfig: sha('c') });
-    assert.equal(em.dim, 256);
+    const em = parseJobPayload('embed', { adapterVersionId: 'v1', space: 'autolora-v1-0123456789ab', baseModel: { name: 'tiny', ...baseModel }, retriever: { 'retriever.json': sha('e'), 'retriever.safetensors': sha('f') }, adapter: { 'adapter_config.json': sha('a'), 'adapter_model.safetensors': sha('b') } });
+    assert.deepEqual(em.captions, []);
     assert.deepEqual(issuesOf(() => parseJobPayload('evaluate', { baseModel, task: { worldTask: 'Reverse Word' } })), ['task.worldTask']);
   });
 

@@ -5,6 +5,7 @@ import { processPretrain } from './pretrain';
 import { processTrain } from './train';
 import { processTransfer } from './transfer';
 import { processTrainRouter } from './train-router';
+import { processTrainRetriever } from './train-retriever';
 
 /** The processor of each job kind. */
 export const PROCESSORS: ProcessorTable = {
@@ -14,6 +15,7 @@ export const PROCESSORS: ProcessorTable = {
   evaluate: processEvaluate,
   transfer: processTransfer,
   'train-router': processTrainRouter,
+  'train-retriever': processTrainRetriever,
 };
 
-export { processEmbed, processEvaluate, processPretrain, processTrain, processTrainRouter, processTransfer };
+export { processEmbed, processEvaluate, processPretrain, processTrain, processTrainRetriever, processTrainRouter, processTransfer };

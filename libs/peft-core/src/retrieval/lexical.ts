@@ -41,9 +41,13 @@ export function validateLexicalConfig(c: LexicalConfig): void {
   }
 }
 
-/** Lowercased words: runs of letters and digits (apostrophes and punctuation split). */
+/**
+ * Lowercased words: runs of letters and digits, and every other non-space character as a word of
+ * its own. Symbols are kept because prompts are often keyed by them (the evaluation world marks
+ * each task with one: `Q: % abc`), and a usage example in a card then shares that symbol.
+ */
 export function lexicalWords(text: string): string[] {
-  return text.toLowerCase().match(/[\p{L}\p{N}]+/gu) ?? [];
+  return text.toLowerCase().match(/[\p{L}\p{N}]+|[^\s\p{L}\p{N}]/gu) ?? [];
 }
 
 /** Every term of a text: `w:` word n-grams and `c:` character n-grams of `<word>`. */
@@ -55,6 +59,7 @@ export function lexicalTerms(text: string, config: LexicalConfig): string[] {
   }
   if (config.maxCharNgram > 0) {
     for (const w of words) {
+      if (w.length === 1 && !/[\p{L}\p{N}]/u.test(w)) continue; // a symbol is a word n-gram already
       const padded = `<${w}>`;
       for (let n = config.minCharNgram; n <= config.maxCharNgram; n++) {
         for (let i = 0; i + n <= padded.length; i++) terms.push(`c:${padded.slice(i, i + n)}`);

@@ -75,6 +75,14 @@ export class Retriever {
     return features.map((f, i) => projectTextFeatures(weight, bias, combineTextFeatures(f, texts[i]!, lexical)));
   }
 
+  /**
+   * One text vector for an adapter: the normalised mean of its captions' vectors (what the embed
+   * job and the registry store as the version's `text` embedding); null without captions.
+   */
+  async embedCaptions(captions: readonly string[]): Promise<Float32Array | null> {
+    return captions.length === 0 ? null : meanUnitVector(await this.embedTexts(captions));
+  }
+
   /** Disposes the weight encoder's session (the text encoder belongs to the caller). */
   dispose(): Promise<void> {
     return this.weights.dispose();
@@ -91,4 +99,18 @@ export function topKByCosine(query: Float32Array, candidates: readonly Float32Ar
   });
   scored.sort((a, b) => b.dot - a.dot || a.i - b.i);
   return scored.slice(0, k).map((s) => s.i);
+}
+
+/** The normalised mean of vectors of one length. */
+export function meanUnitVector(vectors: readonly Float32Array[]): Float32Array {
+  if (vectors.length === 0) throw new PeftCoreError('INVALID_ARGUMENT', 'meanUnitVector: no vectors');
+  const out = new Float64Array(vectors[0]!.length);
+  for (const v of vectors) {
+    if (v.length !== out.length) throw new PeftCoreError('SHAPE_MISMATCH', `meanUnitVector: vectors of ${out.length} and ${v.length} dimensions`);
+    for (let i = 0; i < v.length; i++) out[i]! += v[i]!;
+  }
+  let norm = 0;
+  for (const x of out) norm += x * x;
+  norm = Math.sqrt(norm) || 1;
+  return Float32Array.from(out, (x) => x / norm);
 }

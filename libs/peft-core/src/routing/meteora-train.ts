@@ -53,6 +53,40 @@ export function labelTaskExamples(tokenizer: TextTokenizer, tasks: readonly (rea
   return out;
 }
 
+/**
+ * Drops the gate labels no gate can learn: the gate at position t sees tokens 0..t only and is
+ * trained on the task of token t+1, so where the prefix ids[0..t] occurs in rows of different
+ * tasks (BOS, "Q: " before the task marker) its target is a coin toss. Those targets (label t+1)
+ * become −1. Measured on the evaluation world: with them, held-out gate top-1 stalls near 72 %
+ * (≈ 4 of every 15 positions precede the marker) and the gate loss stays ≈ 1 nat, which hides
+ * whether the learnable positions are right. Rows are not copied when nothing changes.
+ */
+export function maskAmbiguousGateLabels(rows: readonly TaskLabelledSequence[]): TaskLabelledSequence[] {
+  // Prefix (as a joined id string) → the single label that follows it, or −2 when several do.
+  const follows = new Map<string, number>();
+  const keys = rows.map((row) => {
+    const out: string[] = [];
+    let key = '';
+    for (let t = 0; t + 1 < row.ids.length; t++) {
+      key += `${row.ids[t]},`;
+      out.push(key);
+      const label = row.taskLabels[t + 1]!;
+      if (label < 0) continue;
+      const seen = follows.get(key);
+      if (seen === undefined) follows.set(key, label);
+      else if (seen !== label) follows.set(key, -2);
+    }
+    return out;
+  });
+  return rows.map((row, r) => {
+    const ambiguous = keys[r]!.map((key, t) => (follows.get(key) === -2 ? t + 1 : -1)).filter((t) => t > 0);
+    if (ambiguous.length === 0) return row;
+    const taskLabels = [...row.taskLabels];
+    for (const t of ambiguous) taskLabels[t] = -1;
+    return { ...row, taskLabels };
+  });
+}
+
 export interface MeteoraExpert {
   /** "name@version" of the expert adapter in the registry. */
   readonly ref: string;

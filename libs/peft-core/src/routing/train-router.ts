@@ -24,7 +24,7 @@ import { compositeRecord, taskRecord } from '../world/dataset';
 import { generateSplit } from '../world/split';
 import type { WorldTask } from '../world/task';
 import { createFlyLora, flyLoraArtifact, mergeFlyLoraAdapters, trainFlyLora, type FlyLoraAdapter } from './flylora';
-import { labelTaskExamples, trainMeteoraGates, type TaskLabelledSequence } from './meteora-train';
+import { labelTaskExamples, maskAmbiguousGateLabels, trainMeteoraGates, type TaskLabelledSequence } from './meteora-train';
 import type { RouterProgressEvent } from './optimize';
 import type { RouterArtifact, RouterKind } from './router-artifact';
 import { trainXCrossFusion } from './xcross-train';
@@ -80,6 +80,8 @@ export interface TrainRouterResult {
   readonly finalLoss?: number;
   readonly trainExamples: number;
   readonly gateAccuracy?: number;
+  /** MeteoRA: held-out gate top-1 per decoder layer (layer 0's q/k/v see one token only). */
+  readonly gateLayerAccuracy?: readonly number[];
 }
 
 /** Steps a run reports in total (FlyLoRA trains one adapter per task). */
@@ -121,11 +123,13 @@ export async function trainRouter(o: TrainRouterOptions): Promise<TrainRouterRes
       held.push(...labelled.slice(labelled.length - keep));
     });
     train.push(...(o.data.composite ?? []));
+    // Positions whose prefix several tasks share carry no task signal: no gate target there.
+    const masked = maskAmbiguousGateLabels([...train, ...held]);
     const result = await trainMeteoraGates({
       ...common,
       experts: o.experts,
-      train,
-      ...(held.length > 0 ? { eval: held } : {}),
+      train: masked.slice(0, train.length),
+      ...(held.length > 0 ? { eval: masked.slice(train.length) } : {}),
       steps: h.steps,
       seed: h.seed,
       ...(h.topK !== undefined ? { topK: h.topK } : {}),
@@ -139,7 +143,7 @@ export async function trainRouter(o: TrainRouterOptions): Promise<TrainRouterRes
       steps: result.losses.length,
       ...(result.losses.length > 0 ? { finalLoss: result.losses.at(-1)! } : {}),
       trainExamples,
-      ...(result.evaluation ? { gateAccuracy: result.evaluation.meanAccuracy } : {}),
+      ...(result.evaluation ? { gateAccuracy: result.evaluation.meanAccuracy, gateLayerAccuracy: result.evaluation.layerAccuracy } : {}),
     };
   }
 
