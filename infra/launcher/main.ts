@@ -4,7 +4,7 @@ import { mkdir, readFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { launchContext } from './launch-context';
 import { isPortFree } from './readiness';
-import { SeedChoiceError, seedOutcomeLine, seederSpec, worldChoice, type WorldChoice } from './seeding';
+import { SeedChoiceError, seedOutcomeLine, seederSpec, seedingPlan, type SeedingPlan } from './seeding';
 import { bootstrapKeyFile, platformServices, platformUrls, serviceKeyFile } from './services';
 import { Supervisor } from './supervisor';
 
@@ -24,9 +24,9 @@ async function readAdminKey(path: string): Promise<string | undefined> {
 
 async function main(): Promise<void> {
   const ctx = launchContext(process.env, root);
-  let world: WorldChoice;
+  let plan: SeedingPlan;
   try {
-    world = worldChoice(process.argv.slice(2), process.env);
+    plan = seedingPlan(process.argv.slice(2), process.env);
   } catch (error) {
     if (!(error instanceof SeedChoiceError)) throw error;
     log(error.message);
@@ -86,15 +86,19 @@ async function main(): Promise<void> {
   log(`  ${'Service key'.padEnd(width)}  ${serviceKeyFile(ctx)} (the worker's and the router's)`);
   log('Press Ctrl-C to stop.');
 
+  const { world, fromDir } = plan;
   if (world === 'skip') {
     log('Evaluation world: not seeded (--world skip / WORLD_SEED=skip).');
     return;
   }
   // In the background: the platform is usable while the world trains; the seeder's lines are
   // prefixed [world-seed] and its jobs show on the console's Jobs page.
-  log(`Seeding the evaluation world (${world}) through the job API; follow it below or at ${platformUrls(ctx).find((u) => u.label === 'Console')?.url ?? ''} (Jobs). Skip with --world skip.`);
+  log(
+    `Seeding the evaluation world (${world}${fromDir !== undefined ? `, imported from ${fromDir}` : ''}) through the job API; ` +
+      `follow it below or at ${platformUrls(ctx).find((u) => u.label === 'Console')?.url ?? ''} (Jobs). Skip with --world skip.`,
+  );
   supervisor.onBackgroundExit = (_name, code) => log(seedOutcomeLine(code, world));
-  await supervisor.start(seederSpec(ctx, world, serviceKeyFile(ctx)));
+  await supervisor.start(seederSpec(ctx, world, serviceKeyFile(ctx), fromDir));
 }
 
 main().catch((error: unknown) => {

@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { createTestApp, type TestApp } from '../../apps/registry-api/src/testing';
 import { launchContext } from './launch-context';
-import { SeedChoiceError, seedOutcomeLine, seederSpec, worldChoice } from './seeding';
+import { SeedChoiceError, seedOutcomeLine, seederSpec, seedingPlan, worldChoice } from './seeding';
 import { ensureServiceKey, keyRole, ServiceKeyError, SERVICE_KEY_NAME } from './service-key';
 import { platformServices, serviceKeyFile } from './services';
 import { Supervisor } from './supervisor';
@@ -26,6 +26,15 @@ describe('launcher seeding phase', () => {
     assert.throws(() => worldChoice(['--world', 'huge'], {}), (e: unknown) => e instanceof SeedChoiceError && /full, small or skip, got "huge"/.test(e.message));
     assert.throws(() => worldChoice([], { WORLD_SEED: 'yes' }), /WORLD_SEED/);
     assert.throws(() => worldChoice(['--seed'], {}), /unknown argument "--seed"/);
+  });
+
+  it('--world-from (or WORLD_SEED_FROM) imports a prebuilt world directory instead of training', () => {
+    assert.deepEqual(seedingPlan(['--world-from', '.data/world/full'], {}), { world: 'full', fromDir: '.data/world/full' });
+    assert.deepEqual(seedingPlan(['--world=small'], { WORLD_SEED_FROM: '/w/small' }), { world: 'small', fromDir: '/w/small' });
+    assert.deepEqual(seedingPlan(['--no-seed', '--world-from', 'x'], {}), { world: 'skip' });
+    assert.throws(() => seedingPlan(['--world-from='], {}), /needs a directory/);
+    const ctx = launchContext({}, '/repo');
+    assert.deepEqual(seederSpec(ctx, 'full', '/k', '.data/world/full').args.slice(-2), ['--from-dir', '/repo/.data/world/full']);
   });
 
   it('runs the seeder in the background against the API with the service key; the worker and the router get that key, not the admin key', () => {

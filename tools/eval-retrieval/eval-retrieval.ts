@@ -24,6 +24,9 @@ import * as path from 'node:path';
 import {
   BaseModelTextEncoder,
   DEFAULT_LEXICAL_CONFIG,
+  fitLexicalIdf,
+  lexicalFeatures,
+  meanUnitVector,
   LlamaModel,
   Retriever,
   adapterCaptions,
@@ -35,7 +38,6 @@ import {
   readPeftAdapterDir,
   routeAuto,
   taskSplitOf,
-  topKByCosine,
   trainRetriever,
   type LoraWeights,
   type RetrievedAdapter,
@@ -54,13 +56,18 @@ interface Cli {
   readonly cardExamples: number;
   /** Hash buckets of the lexical channel; 0 = the base model's features alone. */
   readonly lexicalBuckets: number;
+  /** What the query is compared with (recall misses and auto use it; recall is printed for all three). */
+  readonly match: Match;
 }
+
+const MATCHES = ['weight', 'text', 'hybrid'] as const;
+type Match = (typeof MATCHES)[number];
 
 function parseCli(argv: readonly string[]): Cli {
   const values = new Map<string, string>();
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]!;
-    if (!a.startsWith('--') || i + 1 >= argv.length) throw new Error(`usage: eval-retrieval [--world DIR] [--prompts N] [--steps N] [--seed N] [--k N] [--temperature T] [--card-examples N] [--lexical-buckets N (0 = off)] (bad argument ${a})`);
+    if (!a.startsWith('--') || i + 1 >= argv.length) throw new Error(`usage: eval-retrieval [--world DIR] [--prompts N] [--steps N] [--seed N] [--k N] [--temperature T] [--card-examples N] [--lexical-buckets N (0 = off)] [--match weight|text|hybrid] (bad argument ${a})`);
     values.set(a.slice(2), argv[++i]!);
   }
   const num = (name: string, fallback: number): number => {
@@ -79,7 +86,13 @@ function parseCli(argv: readonly string[]): Cli {
     temperature: num('temperature', 0.05),
     cardExamples: num('card-examples', 8),
     lexicalBuckets: num('lexical-buckets', DEFAULT_LEXICAL_CONFIG.buckets),
+    match: parseMatch(values.get('match') ?? 'weight'),
   };
+}
+
+function parseMatch(value: string): Match {
+  if (!(MATCHES as readonly string[]).includes(value)) throw new Error(`--match must be one of ${MATCHES.join(', ')}, got ${value}`);
+  return value as Match;
 }
 
 const pct = (x: number): string => `${(100 * x).toFixed(1)}%`;
@@ -135,27 +148,56 @@ async function main(): Promise<void> {
     const retriever = await Retriever.create(artifact, text);
     const ids = tasks.map((t) => t.entry.id);
     const zAdapters = await retriever.embedAdapters(ids.map((id) => adapters.get(id)!));
+    // The adapters' text vectors, as the registry stores them (normalised mean of their captions).
+    const zCaptions = await Promise.all(tasks.map(async (t) => (await retriever.embedCaptions(t.captions))!));
+    // What a query is compared with: the weight vector (the registry's search today), the text vector, or their mean cosine.
+    const scoreOf = (mode: Match, z: Float32Array, j: number): number =>
+      mode === 'weight' ? dot(z, zAdapters[j]!) : mode === 'text' ? dot(z, zCaptions[j]!) : (dot(z, zAdapters[j]!) + dot(z, zCaptions[j]!)) / 2;
+    const ranked = (mode: Match, z: Float32Array, k: number): Array<{ j: number; score: number }> =>
+      ids
+        .map((_, j) => ({ j, score: scoreOf(mode, z, j) }))
+        .sort((a, b) => b.score - a.score || a.j - b.j)
+        .slice(0, k);
 
-    // Text → adapter recall on the held-out paraphrases.
-    let r1 = 0;
-    let r3 = 0;
+    // Text → adapter recall on the held-out paraphrases, for each way of matching.
+    const recall = new Map<Match, { r1: number; r3: number }>();
     let queries = 0;
     const misses: string[] = [];
+    for (const mode of MATCHES) recall.set(mode, { r1: 0, r3: 0 });
     for (const t of tasks) {
       const zq = await retriever.embedTexts(t.entry.heldOutDescriptions);
       zq.forEach((z, i) => {
-        const top = topKByCosine(z, zAdapters, 3).map((j) => ids[j]!);
         queries++;
-        if (top[0] === t.entry.id) r1++;
-        else misses.push(`  "${t.entry.heldOutDescriptions[i]}" (${t.entry.id}) → ${top.join(', ')}`);
-        if (top.includes(t.entry.id)) r3++;
+        for (const mode of MATCHES) {
+          const top = ranked(mode, z, 3).map((h) => ids[h.j]!);
+          const r = recall.get(mode)!;
+          if (top[0] === t.entry.id) r.r1++;
+          else if (mode === cli.match) misses.push(`  "${t.entry.heldOutDescriptions[i]}" (${t.entry.id}) → ${top.join(', ')}`);
+          if (top.includes(t.entry.id)) r.r3++;
+        }
       });
     }
+    // The reference without any training: plain TF-IDF cosine between the paraphrase and each adapter's
+    // captions (lexical channel alone, fitted on the same captions). What word and stem overlap can do.
+    const lexConfig = { ...DEFAULT_LEXICAL_CONFIG, buckets: cli.lexicalBuckets > 0 ? cli.lexicalBuckets : DEFAULT_LEXICAL_CONFIG.buckets };
+    const idf = fitLexicalIdf(tasks.flatMap((t) => t.captions), lexConfig);
+    const lexAdapters = tasks.map((t) => meanUnitVector(t.captions.map((c) => lexicalFeatures(c, lexConfig, idf))));
+    const lexical = { r1: 0, r3: 0 };
+    for (const t of tasks) {
+      for (const q of t.entry.heldOutDescriptions) {
+        const zq = lexicalFeatures(q, lexConfig, idf);
+        const top = ids.map((id, j) => ({ id, s: dot(zq, lexAdapters[j]!) })).sort((a, b) => b.s - a.s).slice(0, 3).map((h) => h.id);
+        if (top[0] === t.entry.id) lexical.r1++;
+        if (top.includes(t.entry.id)) lexical.r3++;
+      }
+    }
+    const r1 = recall.get(cli.match)!.r1;
+    const r3 = recall.get(cli.match)!.r3;
 
     // auto vs oracle on the eval split's single-task prompts.
     const search = async (query: string, k: number): Promise<RetrievedAdapter[]> => {
       const [z] = await retriever.embedTexts([query]);
-      return topKByCosine(z!, zAdapters, k).map((j) => ({ id: ids[j]!, score: dot(z!, zAdapters[j]!) }));
+      return ranked(cli.match, z!, k).map((h) => ({ id: ids[h.j]!, score: h.score }));
     };
     const options = { maxNewTokens: manifest.recipe.evaluation.maxNewTokens, batchSize: manifest.recipe.evaluation.batchSize, samplesKept: 0 };
     const rows: string[] = [];
@@ -192,10 +234,13 @@ async function main(): Promise<void> {
     console.log(`\ntext features: ${cli.lexicalBuckets > 0 ? `base pooled states + lexical channel (${cli.lexicalBuckets} buckets, word 1–${DEFAULT_LEXICAL_CONFIG.maxWordNgram}-grams, char ${DEFAULT_LEXICAL_CONFIG.minCharNgram}–${DEFAULT_LEXICAL_CONFIG.maxCharNgram}-grams)` : 'base pooled states only'}`);
     console.log(`retriever ${artifact.manifest.space}: ${tasks.length} adapters, ${tasks.reduce((s, t) => s + t.captions.length, 0)} captions, ${cli.steps} steps, final loss ${artifact.manifest.training.finalLoss.toFixed(3)}, ${trainSeconds.toFixed(0)} s`);
     console.log(`\ntext → adapter on ${queries} held-out paraphrases`);
+    for (const mode of MATCHES) console.log(`  match ${mode.padEnd(6)}: recall@1 ${(recall.get(mode)!.r1 / queries).toFixed(3)}, recall@3 ${(recall.get(mode)!.r3 / queries).toFixed(3)}`);
+    console.log(`  no training, TF-IDF of the captions alone: recall@1 ${(lexical.r1 / queries).toFixed(3)}, recall@3 ${(lexical.r3 / queries).toFixed(3)}`);
+    console.log(`  with --match ${cli.match}:`);
     console.log(`  recall@1 ${recall1.toFixed(3)} (goal ≥ 0.9: ${recall1 >= 0.9 ? 'met' : 'NOT met'})`);
     console.log(`  recall@3 ${recall3.toFixed(3)} (goal ≥ 0.98: ${recall3 >= 0.98 ? 'met' : 'NOT met'})`);
     if (misses.length > 0) console.log(`  top-1 misses:\n${misses.join('\n')}`);
-    console.log(`\nauto routing (k=${cli.k}, T=${cli.temperature}, cat) vs the oracle adapter, ${cli.prompts} eval-split prompts per task`);
+    console.log(`\nauto routing (k=${cli.k}, T=${cli.temperature}, cat, match ${cli.match}) vs the oracle adapter, ${cli.prompts} eval-split prompts per task`);
     console.log(`task               prompts   oracle     auto  auto top1`);
     for (const r of rows) console.log(r);
     console.log(`${'all'.padEnd(18)} ${String(total).padStart(7)} ${pct(oracleAcc).padStart(8)} ${pct(autoAcc).padStart(8)} ${pct(autoTop1 / total).padStart(10)}`);

@@ -52,6 +52,14 @@ interface Options {
   only: Set<string> | undefined;
   /** MeteoRA experts per token. */
   topK: number;
+  /** MeteoRA gates see the prefix-token feature. */
+  prefixGate: boolean;
+  /** Labelled composite rows in MeteoRA's gate data. */
+  compositeTrain: number;
+  /** MeteoRA gets the list-format expert (the base: a zero LoRA) beside the task experts. */
+  formatExpert: boolean;
+  /** Score base, oracle and uniform mixture (off: routers only, for quick iterations). */
+  baselines: boolean;
 }
 
 function parseArgs(argv: readonly string[]): Options {
@@ -63,6 +71,10 @@ function parseArgs(argv: readonly string[]): Options {
     steps: { meteora: 200, flylora: 250, xcross: 100 },
     only: undefined,
     topK: 1,
+    prefixGate: true,
+    formatExpert: true,
+    compositeTrain: 400,
+    baselines: true,
   };
   for (let i = 0; i < argv.length; i += 2) {
     const [flag, value] = [argv[i]!, argv[i + 1]];
@@ -80,6 +92,10 @@ function parseArgs(argv: readonly string[]): Options {
     else if (flag === '--flylora-steps') o.steps.flylora = int();
     else if (flag === '--xcross-steps') o.steps.xcross = int();
     else if (flag === '--top-k') o.topK = int();
+    else if (flag === '--prefix-gate') o.prefixGate = value === 'on' ? true : value === 'off' ? false : (() => { throw new Error(`--prefix-gate must be on or off, got '${value}'`); })();
+    else if (flag === '--composite-train') o.compositeTrain = int();
+    else if (flag === '--format-expert') o.formatExpert = value !== 'off';
+    else if (flag === '--baselines') o.baselines = value !== 'off';
     else if (flag === '--only') o.only = new Set(value.split(','));
     else throw new Error(`unknown flag ${flag}`);
   }
@@ -142,11 +158,20 @@ async function main(): Promise<void> {
   const llamaGen = (lora: LoraWeights | undefined): Generator => async (prompts, maxNewTokens, stop) =>
     (await base.generate(prompts, { maxNewTokens, temperature: 0, stopTokenIds: eos(tokenizer), shouldStop: (_r, g) => stop(g), ...(lora ? { lora } : {}) })).map((r) => r.tokens);
 
-  await evaluate('base', llamaGen(undefined));
+  if (o.baselines) await evaluate('base', llamaGen(undefined));
+  // The list-format expert is the base itself (a zero LoRA on the experts' modules): the world's
+  // base learned numbered copy lists from its corpus ("composite-copy" documents) and writes
+  // "1. … 2. …" on composite prompts, which no task expert does. As a single adapter it scores
+  // what the base scores, so the "best single adapter" below includes the base's row.
+  const formatExpert = {
+    ref: 'list-format@v1',
+    weights: { modules: new Map([...experts[0]!.weights.modules].map(([p, m]) => [p, { ...m, B: { ...m.B, data: new Float32Array(m.B.data.length) } }])) } as LoraWeights,
+  };
   // Oracle: each single prompt with its own task's adapter; on composites, each expert alone (the best is reported).
   const oracleSingle = new Map<string, number>();
-  let bestSingleComposite = { name: '', parts: 0, all: 0 };
-  for (const [i, expert] of experts.entries()) {
+  const baseScores = results.get('base');
+  let bestSingleComposite = { name: 'base (= list-format expert)', parts: baseScores?.compositeParts ?? 0, all: baseScores?.compositeAll ?? 0 };
+  for (const [i, expert] of o.baselines ? experts.entries() : []) {
     const t0 = performance.now();
     const s = await score(llamaGen(expert.weights), tokenizer, tasks, singles, composites);
     oracleSingle.set(tasks[i]!.id, s.single.get(tasks[i]!.id)!);
@@ -154,21 +179,24 @@ async function main(): Promise<void> {
     log(`  adapter ${expert.ref.padEnd(22)} own task ${pct(s.single.get(tasks[i]!.id)!)}  composite parts ${pct(s.compositeParts)}  (${((performance.now() - t0) / 1000).toFixed(0)} s)`);
   }
   const uniform = combineAdapters(experts.map((e) => ({ weights: e.weights, weight: 1 / experts.length })), 'cat');
-  await evaluate('uniform mixture (cat)', llamaGen(uniform));
+  if (o.baselines) await evaluate('uniform mixture (cat)', llamaGen(uniform));
 
   const trainTimes = new Map<string, number>();
   for (const strategy of ['meteora', 'flylora', 'xcross'] as const) {
     if (o.only !== undefined && !o.only.has(strategy)) continue;
     const t0 = performance.now();
+    const withFormat = strategy === 'meteora' && o.formatExpert;
+    const routed = withFormat ? [...experts, formatExpert] : experts;
     const data = worldRouterData(tokenizer, tasks, {
+      formatExpert: withFormat,
       examplesPerTask: strategy === 'flylora' ? 2000 : 400,
       splitSeed: recipe.evaluation.splitSeed,
       heldOut: recipe.evaluation.examples,
-      compositeExamples: strategy === 'meteora' ? 400 : 0,
+      compositeExamples: strategy === 'meteora' ? o.compositeTrain : 0,
       seed: 7,
     });
     const hyper = {
-      meteora: { steps: o.steps.meteora, lr: 0.02, batchSize: 16, seed: 1, warmupSteps: Math.min(10, o.steps.meteora), topK: o.topK },
+      meteora: { steps: o.steps.meteora, lr: 0.02, batchSize: 16, seed: 1, warmupSteps: Math.min(10, o.steps.meteora), topK: o.topK, prefixGate: o.prefixGate, ...(o.formatExpert ? { ambiguousExpert: experts.length } : {}) },
       flylora: { steps: o.steps.flylora, lr: 0.005, batchSize: 16, seed: 1, warmupSteps: Math.min(20, o.steps.flylora), flyRank: 32, flyTopK: 8, flyAlpha: 64 },
       xcross: { steps: o.steps.xcross, lr: 3e-4, batchSize: 8, seed: 1, warmupSteps: Math.min(10, o.steps.xcross) },
     }[strategy];
@@ -179,7 +207,7 @@ async function main(): Promise<void> {
       weights: checkpoint.weights,
       tokenizer,
       baseModel: 'world-base',
-      experts,
+      experts: routed,
       data,
       hyperparameters: hyper,
       onProgress: (e) => {
@@ -192,7 +220,7 @@ async function main(): Promise<void> {
     const trainSeconds = (performance.now() - t0) / 1000;
     trainTimes.set(strategy, trainSeconds);
     log(`  trained ${strategy} in ${trainSeconds.toFixed(0)} s (${result.steps} steps${result.gateAccuracy !== undefined ? `, held-out gate accuracy ${pct(result.gateAccuracy)} (per layer ${result.gateLayerAccuracy!.map(pct).join(' ')})` : ''})`);
-    const model = RoutedModel.create(checkpoint, result.artifact!, strategy === 'flylora' ? [] : experts.map((e) => e.weights));
+    const model = RoutedModel.create(checkpoint, result.artifact!, strategy === 'flylora' ? [] : routed.map((e) => e.weights));
     await evaluate(strategy, async (prompts, maxNewTokens, stop) =>
       (await model.generate(prompts, { maxNewTokens, temperature: 0, stopTokenIds: eos(tokenizer), shouldStop: (_r, g) => stop(g) })).map((r) => r.tokens),
     );
@@ -207,16 +235,18 @@ async function main(): Promise<void> {
   const row = (name: string, single: number[], parts: number | undefined, all: number | undefined): void =>
     log(`${name.padEnd(23)}${single.map((v) => pct(v).padStart(11)).join('')}  ${pct(mean(single)).padStart(6)}   ${parts === undefined ? '     —' : `${pct(parts)} / ${pct(all!)}`}`);
   const named = (n: string): Scores | undefined => results.get(n);
-  row('base', tasks.map((t) => named('base')!.single.get(t.id)!), named('base')!.compositeParts, named('base')!.compositeAll);
-  row('oracle adapter', tasks.map((t) => oracleSingle.get(t.id)!), undefined, undefined);
-  row(`best single adapter`, tasks.map(() => Number.NaN), bestSingleComposite.parts, bestSingleComposite.all);
+  if (o.baselines) {
+    row('base', tasks.map((t) => named('base')!.single.get(t.id)!), named('base')!.compositeParts, named('base')!.compositeAll);
+    row('oracle adapter', tasks.map((t) => oracleSingle.get(t.id)!), undefined, undefined);
+    row(`best single adapter`, tasks.map(() => Number.NaN), bestSingleComposite.parts, bestSingleComposite.all);
+  }
   for (const n of ['uniform mixture (cat)', 'meteora', 'flylora', 'xcross']) {
     const r = named(n);
     if (r) row(n, tasks.map((t) => r.single.get(t.id)!), r.compositeParts, r.compositeAll);
   }
   log(`(best single adapter on composites: ${bestSingleComposite.name})`);
   const meteora = named('meteora');
-  if (meteora) {
+  if (meteora && o.baselines) {
     const gap = (oracleMean - mean([...meteora.single.values()])) * 100;
     const ratio = bestSingleComposite.parts > 0 ? meteora.compositeParts / bestSingleComposite.parts : meteora.compositeParts > 0 ? Infinity : 0;
     log(`goals: MeteoRA within 5 points of the oracle on single tasks: ${gap.toFixed(1)} points below → ${gap <= 5 ? 'met' : 'NOT met'}; ` +

@@ -20,6 +20,7 @@ import * as path from 'node:path';
 import { companionDiscriminatorSchema, transferHyperparametersSchema, validate } from '@palette/job-contracts';
 import {
   LlamaModel,
+  PeftCoreError,
   getWorldTask,
   loadCheckpoint,
   loraSpecOf,
@@ -107,6 +108,7 @@ interface TaskRow {
   readonly trainedOn: { readonly filtered: number; readonly unfiltered: number };
   readonly discriminator: { readonly realAccepted: number; readonly syntheticAccepted: number; readonly finalLoss: number };
   readonly seconds: number;
+  readonly failures: readonly string[];
   readonly samples: readonly { readonly input: string; readonly output: string; readonly answer: string }[];
 }
 
@@ -178,16 +180,25 @@ async function evalTask(id: string, source: { world: WorldManifest; dir: string;
     options,
   };
   const runs: { label: string; discriminator?: typeof companion.discriminator }[] = [{ label: 'filtered', discriminator: companion.discriminator }, { label: 'unfiltered' }];
-  const results: { acc: Awaited<ReturnType<typeof accuracy>>; stats: TransferStats }[] = [];
+  const results: { acc: Awaited<ReturnType<typeof accuracy>>; stats: TransferStats | undefined; failure?: string }[] = [];
   try {
     for (const run of runs) {
       const r0 = performance.now();
-      const out = await transferAdapter({ ...common, ...(run.discriminator ? { discriminator: run.discriminator } : {}) });
+      let out;
+      try {
+        out = await transferAdapter({ ...common, ...(run.discriminator ? { discriminator: run.discriminator } : {}) });
+      } catch (e) {
+        // A transfer the job would refuse (too few accepted prompts, no usable answer) yields no adapter: scored 0, reason kept.
+        if (!(e instanceof PeftCoreError && e.code === 'INVALID_ARGUMENT')) throw e;
+        log(`  ${id} ${run.label}: FAILED (${e.message})`);
+        results.push({ acc: { correct: 0, total: split.eval.length, accuracy: 0, samples: [] }, stats: undefined, failure: e.message });
+        continue;
+      }
       if (out.status !== 'completed') throw new Error(`transfer aborted in ${out.phase}`);
       const acc = await accuracy(target.base, task, targetRecipe, split.eval, out.adapter.weights);
       const s = out.stats;
       log(
-        `  ${id} ${run.label}: ${s.filter.accepted}/${s.filter.candidates} accepted (${pct(s.filter.acceptanceRate)}), ${s.answer.answered} answered, ${s.train.steps} steps, loss ${(s.train.losses.at(-1) ?? Number.NaN).toFixed(4)} → ${pct(acc.accuracy)} (${seconds(r0).toFixed(0)}s)`,
+        `  ${id} ${run.label}: ${s.generate.generated} candidates (${s.generate.droppedNoEnd} without the prompt end ${JSON.stringify(s.generate.promptEnd ?? null)}, ${s.generate.droppedDuplicate} repeats) in ${s.generate.generations} generations; ${s.filter.accepted}/${s.filter.candidates} accepted (${pct(s.filter.acceptanceRate)}), ${s.answer.answered} answered, ${s.train.steps} steps, loss ${(s.train.losses.at(-1) ?? Number.NaN).toFixed(4)} → ${pct(acc.accuracy)} (${seconds(r0).toFixed(0)}s)`,
       );
       results.push({ acc, stats: s });
     }
@@ -202,8 +213,9 @@ async function evalTask(id: string, source: { world: WorldManifest; dir: string;
     targetReal: targetEval.adapterAccuracy,
     transferred: filtered.acc.accuracy,
     unfiltered: unfiltered.acc.accuracy,
-    acceptanceRate: filtered.stats.filter.acceptanceRate,
-    trainedOn: { filtered: filtered.stats.train.examples, unfiltered: unfiltered.stats.train.examples },
+    acceptanceRate: filtered.stats?.filter.acceptanceRate ?? 0,
+    trainedOn: { filtered: filtered.stats?.train.examples ?? 0, unfiltered: unfiltered.stats?.train.examples ?? 0 },
+    failures: [filtered.failure, unfiltered.failure].filter((f): f is string => f !== undefined),
     discriminator: { realAccepted: d.realAccepted, syntheticAccepted: d.syntheticAccepted, finalLoss: d.finalLoss },
     seconds: seconds(t0),
     samples: filtered.acc.samples,

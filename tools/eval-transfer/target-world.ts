@@ -10,6 +10,9 @@
  * world tokenizer with its ids reversed (id → V−1−id): the same segmentation, but no id means the
  * same string in both models, so only text can pass between them (logit distillation could not).
  *
+ * The target's pretraining differs in one more way: its loss covers whole documents, questions
+ * included (see targetRecipe), because Trans-LoRA needs a target that can WRITE task prompts.
+ *
  * Cached under .data/world/transfer-target/: base-build/ (the pretrained base and a stamp naming
  * its recipe fingerprint) and world/ (tools/world layout and manifest).
  */
@@ -41,7 +44,10 @@ export function targetRecipe(source: WorldRecipe, tasks: readonly string[]): Wor
     ...source,
     tasks: [...tasks],
     base: { ...source.base, numLayers: 3, hiddenSize: 96, numHeads: 4, numKvHeads: 2, intermediateSize: 256, initSeed: 23 },
-    pretrain: { ...source.pretrain, seed: 5, corpusSeed: 9 },
+    // Full-text loss: with the world's answer-only copy loss a base never models the QUESTIONS, so it
+    // cannot write candidate prompts (measured: it answers "Q: ! " with a digit or noise). 800 steps
+    // instead of 1000 keeps eval:transfer near its 30-minute budget on 2 cores.
+    pretrain: { ...source.pretrain, seed: 5, corpusSeed: 9, answerOnlyCopyLoss: false, steps: 800 },
   };
 }
 

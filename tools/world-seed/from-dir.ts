@@ -77,6 +77,9 @@ export async function importWorldDir({ client, recipe, names, dir, log }: Import
       { name: task.id, baseModel: names.base, description: adapterDescription(task), tags: [...names.adapterTags(task.id), 'source:import'].join(',') },
       parts,
     );
+    // Multipart fields travel with CRLF line breaks (the HTML form rule FormData follows): set the
+    // description again as JSON so it reads exactly as a train job registers it.
+    if (result.adapter.description !== adapterDescription(task)) await client.setDescription(task.id, adapterDescription(task));
     log(`import: adapter ${task.id}@v${result.version.version} ${result.created ? 'uploaded' : 'already registered'}`);
   }
 }

@@ -156,6 +156,10 @@ export class RegistryClient {
     return page.items;
   }
 
+  setDescription(adapter: string, description: string): Promise<AdapterInfo> {
+    return this.request('PATCH', `/api/v1/adapters/${encodeURIComponent(adapter)}`, { json: { description } });
+  }
+
   addTags(adapter: string, tags: readonly string[]): Promise<AdapterInfo> {
     return this.request('POST', `/api/v1/adapters/${encodeURIComponent(adapter)}/tags`, { json: { tags } });
   }

@@ -226,7 +226,12 @@ class Seeder {
           key,
           (e) => {
             if (e.event === 'progress') show(e.data as Partial<JobProgress>);
-            else if (e.event === 'state') show((e.data as { progress?: Partial<JobProgress> }).progress);
+            else if (e.event === 'state') {
+              const state = e.data as { status?: string; progress?: Partial<JobProgress> };
+              // A queued job reports nothing until a worker takes it: say why the line is quiet.
+              if (state.status === 'queued' && state.progress?.phase === undefined) this.log(`${labelText(label)}  queued (waiting for a free worker)`);
+              else show(state.progress);
+            }
           },
           this.options.signal,
         );

@@ -4,7 +4,7 @@
  * Loads the built world from .data/world/<variant> (building it first when it is absent, or
  * when it was built from another recipe) and re-scores it from the files on disk.
  *
- * Usage: npm run eval:world -- [--variant full|small] [--out DIR] [--rebuild]
+ * Usage: npm run eval:world -- [--variant full|small] [--out DIR] [--rebuild] [--reuse-base WORLD_DIR]
  */
 import * as path from 'node:path';
 import { loadCheckpoint } from '@palette/peft-core';
@@ -28,7 +28,9 @@ async function main(): Promise<void> {
     await writeManifest(cli.worldDir, manifest);
   } else {
     if (cached !== undefined) log(`the world in ${cli.worldDir} was built from another recipe: rebuilding`);
-    manifest = await buildWorld({ recipe: cli.recipe, worldDir: cli.worldDir, log });
+    // --reuse-base: adapters only, on an earlier build's base (same pretraining recipe); the
+    // manifest then times pretraining as 0 s, so report that build's pretraining time with it.
+    manifest = await buildWorld({ recipe: cli.recipe, worldDir: cli.worldDir, log, ...(cli.reuseBaseFrom !== undefined ? { reuseBaseFrom: cli.reuseBaseFrom } : {}) });
   }
   printWorldReport(manifest, log);
 }

@@ -4,6 +4,9 @@ import { Shell } from './components/shell';
 import { AdapterDetailPage } from './pages/adapter-detail';
 import { AdapterUploadPage } from './pages/adapter-upload';
 import { AdaptersPage } from './pages/adapters';
+import { ArtifactDetailPage } from './pages/artifact-detail';
+import { ArtifactsPage } from './pages/artifacts';
+import { BaseModelDetailPage } from './pages/base-model-detail';
 import { BaseModelsPage } from './pages/base-models';
 import { HealthPage } from './pages/health';
 import { JobDetailPage } from './pages/job-detail';
@@ -24,6 +27,9 @@ const router = createBrowserRouter(
         { path: 'adapters/new', element: <AdapterUploadPage /> },
         { path: 'adapters/:name', element: <AdapterDetailPage /> },
         { path: 'base-models', element: <BaseModelsPage /> },
+        { path: 'base-models/:name', element: <BaseModelDetailPage /> },
+        { path: 'artifacts', element: <ArtifactsPage /> },
+        { path: 'artifacts/:id', element: <ArtifactDetailPage /> },
         { path: 'jobs', element: <JobsPage /> },
         { path: 'jobs/:id', element: <JobDetailPage /> },
         { path: 'playground', element: <PlaygroundPage /> },

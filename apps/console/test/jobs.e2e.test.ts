@@ -53,12 +53,13 @@ describe('console: jobs', () => {
     const { page, context, errors } = await browser.newPage(server.url);
     await signIn(page, server.registry.adminKey);
     await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Jobs' }).click();
-    const form = page.getByRole('form', { name: 'Submit training job' });
+    const form = page.getByRole('form', { name: 'Submit job' });
+    assert.equal(await form.getByLabel('Kind').inputValue(), 'train', 'train is the default kind');
     await form.getByLabel('Dataset').locator(`option[value="${datasetId}"]`).waitFor({ state: 'attached' });
     await form.getByLabel('Base model').selectOption('tiny-base');
     await form.getByLabel('Dataset').selectOption(datasetId);
     await form.getByLabel('Adapter name').fill('reverse-console');
-    await form.getByLabel('Steps').fill('60');
+    await form.getByLabel('Hyperparameters (JSON)').fill('{"steps": 60, "batchSize": 4, "lr": 0.005, "lora": {"r": 4, "alpha": 8}}');
     await form.getByRole('button', { name: 'Submit job' }).click();
 
     await page.getByRole('heading', { level: 1, name: /^Job / }).waitFor();
@@ -80,7 +81,7 @@ describe('console: jobs', () => {
     const seen = await page.evaluate(() => (window as unknown as { seenProgress: string[] }).seenProgress);
     assert.ok(seen.some((v) => Number(v) > 0 && Number(v) < 100), `intermediate progress shown live (saw ${seen.join(', ')})`);
     await page.getByRole('img', { name: /Training loss of job/ }).waitFor();
-    await page.getByRole('link', { name: 'reverse-console@v1' }).waitFor();
+    await page.getByTestId('job-registered').getByRole('link', { name: 'reverse-console@v1' }).waitFor();
     assert.ok((await page.getByRole('list', { name: /Log of job/ }).getByRole('listitem').count()) > 0, 'log lines are shown');
     await context.close();
     assertNoBrowserErrors(errors());

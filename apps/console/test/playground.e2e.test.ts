@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { launchBrowser, type ConsoleBrowser } from './support/browser';
-import { makeBase, registerAdapter, registerBase } from './support/catalog-fixtures';
+import { makeBase, makeRouterFiles, registerAdapter, registerBase, uploadArtifact } from './support/catalog-fixtures';
 import { freePort, startConsoleServer, type ConsoleServer } from './support/console-server';
 import { assertNoBrowserErrors, signIn } from './support/flows';
 import { startRouter, type RouterHandle } from './support/router-process';
@@ -24,6 +24,8 @@ before(async () => {
   await registerBase(server.registry, base);
   await registerAdapter(server.registry, base, 'legal-de', 'summarise german legal contracts', 41);
   await registerAdapter(server.registry, base, 'recipes-fr', 'translate cooking recipes into french', 42);
+  // A learned router (MeteoRA gates made by peft-core's writer) over both: /v1/models lists it by name.
+  await uploadArtifact(server.registry, { kind: 'router', name: 'mix-router' }, makeRouterFiles(base, ['legal-de@v1', 'recipes-fr@v1']));
   router = await startRouter(server.registry, server.url, routerPort, 'tiny-play');
 });
 
@@ -66,6 +68,21 @@ describe('console: router playground', () => {
     assert.match(await page.getByTestId('routing-adapters').innerText(), /legal-de@v1 × 0\.7[\s\S]*recipes-fr@v1 × 0\.3/);
     const header = await tokenMap.getByRole('row').first().innerText();
     assert.match(header, /legal-de@v1[\s\S]*recipes-fr@v1/, 'one heatmap column per adapter');
+
+    // A learned router, picked by name: its routing names it and reports gate statistics per expert.
+    await page.getByLabel('Model or adapter').check();
+    const routerOption = model.locator('option[value="mix-router"]');
+    assert.match(await routerOption.innerText(), /mix-router \(on tiny-play\)/);
+    assert.equal(await model.locator('option[value="tiny-play:auto"]').count(), 1, 'auto per base is offered');
+    await model.selectOption('mix-router');
+    await page.getByRole('button', { name: 'Run' }).click();
+    await page.getByTestId('routing-strategy').getByText('meteora').waitFor();
+    await page.getByText(/^Finished:/).waitFor();
+    assert.equal(await page.getByTestId('routing-router').innerText(), 'mix-router@v1');
+    const gate = page.getByRole('table', { name: 'Gate statistics per expert' });
+    assert.match(await gate.getByRole('row').first().innerText(), /Mean gate weight[\s\S]*Top k counts/i);
+    assert.match(await gate.getByRole('row', { name: /legal-de@v1/ }).innerText(), /\d\.\d{3}/, 'a measured weight per expert');
+    assert.doesNotMatch(await page.getByTestId('routing-adapters').innerText(), /…/, 'the last chunk carries the measured weights');
 
     // The router's adapter cache now holds both adapters.
     await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'System health' }).click();

@@ -14,6 +14,7 @@ import { RouterMetrics } from './metrics/router-metrics';
 import { BaseModelService } from './models/base-model-service';
 import { PreloadService } from './models/preload.service';
 import { InferenceService } from './openai/inference.service';
+import { AutoRoutingService } from './auto/auto-routing.service';
 import { ModelListService } from './openai/model-list.service';
 import { OpenAiController } from './openai/openai.controller';
 import { BlobReader } from './registry/blob-reader';
@@ -41,6 +42,7 @@ export class RouterAppModule {
         RouterRegistry,
         RouterService,
         InferenceService,
+        AutoRoutingService,
         ModelListService,
         PreloadService,
       ],

@@ -12,6 +12,8 @@ export class ApiError extends Error {
     readonly problems: readonly string[] = [],
     /** The request field the server blamed (catalog errors carry details.field). */
     readonly field?: string,
+    /** The error's `details` as sent (e.g. a 404's `{baseModel: "x"}` names the field it looked up). */
+    readonly details: Readonly<Record<string, unknown>> = {},
   ) {
     super(message);
     this.name = 'ApiError';
@@ -76,9 +78,13 @@ async function toApiError(res: Response): Promise<ApiError> {
   const message = typeof error?.message === 'string' ? error.message : text.trim() || `${res.status} ${res.statusText}`;
   const code = typeof error?.code === 'string' ? error.code : `HTTP_${res.status}`;
   const details = isRecord(error?.details) ? error.details : undefined;
-  const problems = Array.isArray(details?.problems) ? details.problems.filter((p): p is string => typeof p === 'string') : [];
+  // Shape checks list `problems` ("field.path: what is wrong"); payload schema checks list `issues` ({path, message}).
+  const problems = [
+    ...(Array.isArray(details?.problems) ? details.problems.filter((p): p is string => typeof p === 'string') : []),
+    ...(Array.isArray(details?.issues) ? details.issues.filter(isRecord).map((i) => (typeof i.path === 'string' && i.path !== '' ? `${i.path}: ${String(i.message)}` : String(i.message))) : []),
+  ];
   const field = typeof details?.field === 'string' ? details.field : undefined;
-  return new ApiError(res.status, code, message, problems, field);
+  return new ApiError(res.status, code, message, problems, field, details ?? {});
 }
 
 export function isRecord(value: unknown): value is Record<string, unknown> {

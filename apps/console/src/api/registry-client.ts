@@ -6,7 +6,10 @@ import type {
   AdapterUploadResult,
   AdapterVersion,
   ApiKey,
+  Artifact,
+  ArtifactPage,
   BaseModel,
+  EmbeddingSpace,
   CreatedApiKey,
   Dataset,
   JobDetail,
@@ -41,14 +44,32 @@ export interface TextSearch {
   readonly limit?: number;
 }
 
-/** POST /api/v1/jobs body (train); see apps/registry-api/src/jobs/job-submit.input.ts. */
-export interface TrainJobSubmission {
-  readonly kind: 'train';
-  readonly baseModel: string;
-  readonly dataset: { readonly ref: string };
-  readonly adapter: { readonly name: string; readonly description?: string; readonly tags?: readonly string[] };
-  readonly hyperparameters: { readonly steps: number; readonly batchSize: number; readonly lr: number; readonly lora: { readonly r: number; readonly alpha: number } };
-  readonly checkpointing?: { readonly everySteps: number };
+/**
+ * POST /api/v1/jobs body: `kind` plus that kind's fields (apps/registry-api/src/jobs/README.md).
+ * The registry validates every field and answers 400 naming them, so the console sends what the
+ * operator entered and shows those answers at the fields.
+ */
+export interface JobSubmission {
+  readonly kind: string;
+  readonly [field: string]: unknown;
+}
+
+export interface ArtifactListFilter {
+  readonly kind?: string;
+  readonly name?: string;
+  readonly baseModel?: string;
+  /** name@vN: a discriminator's companion adapter version. */
+  readonly adapterVersion?: string;
+  readonly limit?: number;
+  readonly cursor?: string;
+}
+
+export interface AdapterVectorSearch {
+  readonly q: string;
+  readonly baseModel?: string;
+  /** comma-separated; every tag must match */
+  readonly tags?: string;
+  readonly k?: number;
 }
 
 const enc = encodeURIComponent;
@@ -79,6 +100,10 @@ export class RegistryClient {
   }
   search(query: TextSearch, signal?: AbortSignal): Promise<SearchResult> {
     return requestJson(this.key, '/api/v1/search', { query: { ...query }, signal });
+  }
+  /** Text → adapters in the base's learned embedding space; 409 when the base has no active space. */
+  searchAdapters(query: AdapterVectorSearch, signal?: AbortSignal): Promise<SearchResult> {
+    return requestJson(this.key, '/api/v1/search/adapters', { query: { ...query }, signal });
   }
   similar(name: string, version = 'latest', limit = 6): Promise<SearchResult> {
     return requestJson(this.key, `/api/v1/adapters/${enc(name)}/similar`, { query: { version, limit } });
@@ -119,6 +144,9 @@ export class RegistryClient {
   baseModels(): Promise<BaseModel[]> {
     return requestJson(this.key, '/api/v1/base-models');
   }
+  baseModel(name: string): Promise<BaseModel> {
+    return requestJson(this.key, `/api/v1/base-models/${enc(name)}`);
+  }
   datasets(): Promise<Dataset[]> {
     return requestJson(this.key, '/api/v1/datasets', { query: { limit: 100 } });
   }
@@ -136,7 +164,7 @@ export class RegistryClient {
   jobLogs(id: string, start = 0, limit = 500): Promise<JobLogs> {
     return requestJson(this.key, `/api/v1/jobs/${enc(id)}/logs`, { query: { start, limit } });
   }
-  submitJob(spec: TrainJobSubmission, idempotencyKey?: string): Promise<JobSubmitResult> {
+  submitJob(spec: JobSubmission, idempotencyKey?: string): Promise<JobSubmitResult> {
     return requestJson(this.key, '/api/v1/jobs', { method: 'POST', body: spec, headers: idempotencyKey ? { 'idempotency-key': idempotencyKey } : {} });
   }
   cancelJob(id: string): Promise<Job> {
@@ -149,6 +177,22 @@ export class RegistryClient {
   async followJob(id: string, onEvent: (event: SseEvent) => void, signal: AbortSignal): Promise<void> {
     const res = await send(this.key, `/api/v1/jobs/${enc(id)}/events`, { headers: { accept: 'text/event-stream' }, signal });
     await readSse(res, onEvent, signal);
+  }
+
+  // --- artifacts and retrieval ----------------------------------------------------------------
+  artifacts(filter: ArtifactListFilter = {}, signal?: AbortSignal): Promise<ArtifactPage> {
+    return requestJson(this.key, '/api/v1/artifacts', { query: { ...filter }, signal });
+  }
+  artifactById(id: string): Promise<Artifact> {
+    return requestJson(this.key, `/api/v1/artifacts/id/${enc(id)}`);
+  }
+  /** One artifact file's bytes as a blob (the route needs the key header, so no plain link). */
+  async downloadArtifactFile(id: string, path: string): Promise<Blob> {
+    const res = await send(this.key, `/api/v1/artifacts/id/${enc(id)}/files/${enc(path)}`, { headers: { accept: '*/*' } });
+    return res.blob();
+  }
+  embeddingSpaces(baseModel?: string): Promise<EmbeddingSpace[]> {
+    return requestJson(this.key, '/api/v1/embedding-spaces', { query: { baseModel } });
   }
 
   // --- keys --------------------------------------------------------------------------------------

@@ -60,7 +60,20 @@ export interface AdapterVersion {
   readonly aliases: readonly string[];
   readonly lineage: readonly LineageEdge[];
   readonly hasSketch: boolean;
+  /** What jobs recorded: `training`, `evalLoss`, `evaluations[worldTask]`, `taskAccuracy`, `transfer`… ({} for an upload). */
+  readonly metrics?: unknown;
   readonly createdAt: string;
+}
+
+/** One `evaluate` job's figures on a world task (metrics.evaluations[worldTask] of an adapter version or base model). */
+export interface TaskEvaluation {
+  readonly accuracy: number | null;
+  readonly correct?: number;
+  readonly examples?: number;
+  readonly splitSeed?: number;
+  readonly maxNewTokens?: number;
+  readonly jobId?: string;
+  readonly evaluatedAt?: string;
 }
 
 export interface Lineage {
@@ -83,6 +96,10 @@ export interface SearchHit {
 
 export interface SearchResult {
   readonly items: readonly SearchHit[];
+  /** Vector searches: the embedding space searched. */
+  readonly space?: string | null;
+  /** Vector searches: 'hnsw', 'exact' or 'exact-fallback'. */
+  readonly scan?: string | null;
 }
 
 export interface BaseModelSummary {
@@ -109,6 +126,8 @@ export interface BaseModel {
   readonly summary: BaseModelSummary;
   readonly files: readonly { readonly path: string; readonly sha256: string; readonly size: number }[];
   readonly adapterCount: number;
+  /** `pretraining` (a pretrain job built it) and `evaluations[worldTask]` (baseline evaluations). */
+  readonly metrics?: unknown;
   readonly createdAt: string;
 }
 
@@ -144,7 +163,11 @@ export type JobStatus = 'queued' | 'running' | 'succeeded' | 'failed' | 'cancell
 export const JOB_STATUSES: readonly JobStatus[] = ['queued', 'running', 'succeeded', 'failed', 'cancelled'];
 export const FINAL_JOB_STATUSES: readonly JobStatus[] = ['succeeded', 'failed', 'cancelled'];
 
-/** libs/job-contracts JobProgress; `{}` before the first update. */
+/**
+ * libs/job-contracts JobProgress; `{}` before the first update. The fields below are the training
+ * ones; other kinds add their own (a transfer's `acceptanceRate`, an evaluation's `correct`…), shown
+ * generically by the job page.
+ */
 export interface JobProgress {
   readonly phase?: string;
   readonly step?: number;
@@ -155,6 +178,15 @@ export interface JobProgress {
   readonly etaSeconds?: number | null;
   readonly evalLoss?: number;
   readonly updatedAt?: string;
+  readonly [field: string]: unknown;
+}
+
+/** Job.registered: what the job's result registered, once. */
+export interface JobRegistered {
+  readonly type: 'adapter-version' | 'base-model' | 'evaluation' | 'artifact' | 'none' | string;
+  readonly id?: string;
+  readonly name?: string;
+  readonly details?: unknown;
 }
 
 export interface Job {
@@ -166,6 +198,10 @@ export interface Job {
   readonly datasetSha256: string | null;
   readonly adapter: string | null;
   readonly adapterVersion: string | null;
+  /** What the result will register, per kind (train: {adapter, …}; pretrain: {baseModel, …}; evaluate: {worldTask, target, …}). */
+  readonly registration?: unknown;
+  readonly registered?: JobRegistered | null;
+  readonly registeredAt?: string | null;
   readonly payload: unknown;
   readonly progress: JobProgress;
   readonly result: unknown;
@@ -226,14 +262,23 @@ export interface RouterModel {
   readonly root?: string;
 }
 
-/** Router: every response's `routing`. Per-token or per-layer gate weights appear when the strategy has them. */
+/**
+ * Router: every response's `routing`. Learned routers (meteora | flylora | xcross) name the
+ * `router` and report `gate` statistics (weights are null in streamed chunks before the last);
+ * `auto` reports the retrieved adapters with their `score`. Per-layer weights appear when a
+ * strategy has them.
+ */
 export interface Routing {
   readonly strategy: string;
   readonly base: string;
-  readonly adapters: readonly { readonly id: string; readonly weight: number }[];
+  readonly adapters: readonly { readonly id: string; readonly weight: number | null; readonly score?: number }[];
   readonly merge?: string;
+  readonly router?: string;
+  /** Gate statistics: tokens, meanGateWeight, topKCounts, blockShare, streamWeights, fusionNorms… */
+  readonly gate?: Readonly<Record<string, unknown>>;
   /** Learned/implicit strategies: weights per layer (rows) and adapter (columns). */
   readonly layerWeights?: readonly (readonly number[])[];
+  readonly [field: string]: unknown;
 }
 
 /** Router: GET /v1/lora_adapters (the adapter cache). */
@@ -276,4 +321,53 @@ export interface QueuesHealth {
   readonly redis: 'ok' | 'unavailable' | 'unconfigured';
   readonly error?: string;
   readonly queues: readonly QueueHealth[];
+}
+
+/** GET /api/v1/artifacts: routers, retrievers and Trans-LoRA discriminators (apps/registry-api/src/artifacts). */
+export type ArtifactKind = 'router' | 'retriever' | 'discriminator';
+export const ARTIFACT_KINDS: readonly ArtifactKind[] = ['router', 'retriever', 'discriminator'];
+
+export interface ArtifactFile {
+  readonly path: string;
+  readonly sha256: string;
+  readonly size: number;
+}
+
+export interface Artifact {
+  readonly id: string;
+  readonly kind: ArtifactKind | string;
+  readonly name: string;
+  readonly version: number;
+  readonly format: string;
+  readonly description: string | null;
+  readonly baseModel: { readonly id: string; readonly name: string } | null;
+  /** A discriminator's companion adapter version. */
+  readonly adapterVersion: { readonly id: string; readonly adapter: string; readonly version: number } | null;
+  /** The given metadata plus `manifest` (what the registry read from the files). */
+  readonly metadata: unknown;
+  readonly files: readonly ArtifactFile[];
+  readonly jobId: string | null;
+  readonly createdAt: string;
+  readonly deletedAt?: string | null;
+}
+
+export interface ArtifactPage {
+  readonly items: readonly Artifact[];
+  readonly nextCursor: string | null;
+}
+
+/** GET /api/v1/embedding-spaces: one per retriever; one active per base model. */
+export interface EmbeddingSpace {
+  readonly id: string;
+  readonly baseModel: string;
+  readonly status: 'building' | 'active' | 'retired' | string;
+  /** The retriever artifact, name@vN. */
+  readonly artifact: string | null;
+  readonly artifactId: string | null;
+  readonly jobId: string | null;
+  readonly weightEmbeddings: number;
+  readonly textEmbeddings: number;
+  readonly createdAt: string;
+  readonly activatedAt: string | null;
+  readonly retiredAt: string | null;
 }

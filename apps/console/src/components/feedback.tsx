@@ -51,6 +51,9 @@ const STATUS_TONES: Readonly<Record<string, string>> = {
   down: 'danger',
   cancelled: 'warning',
   revoked: 'warning',
+  active: 'success',
+  building: 'info',
+  retired: 'neutral',
 };
 
 export function StatusBadge({ status }: { status: string }) {

@@ -5,6 +5,7 @@ import { useSessionContext } from '../auth/session';
 const NAV = [
   { to: '/adapters', label: 'Adapters' },
   { to: '/base-models', label: 'Base models' },
+  { to: '/artifacts', label: 'Routers & artifacts' },
   { to: '/jobs', label: 'Jobs' },
   { to: '/playground', label: 'Playground' },
   { to: '/keys', label: 'API keys', adminOnly: true },

@@ -47,3 +47,40 @@ export function progressPercent(step: number | undefined, totalSteps: number | u
   if (!step || !totalSteps) return 0;
   return Math.min(100, Math.round((step / totalSteps) * 100));
 }
+
+/** "acceptanceRate" → "Acceptance rate", "top_k" → "Top k". */
+export function humanizeKey(key: string): string {
+  const words = key
+    .replace(/[_-]+/g, ' ')
+    .replace(/([a-z0-9])([A-Z])/g, '$1 $2')
+    .replace(/([A-Z])([A-Z][a-z])/g, '$1 $2')
+    .toLowerCase()
+    .trim();
+  return words.charAt(0).toUpperCase() + words.slice(1);
+}
+
+/** Share-like fields (rates, accuracies, shares) are fractions: shown as percentages. */
+const FRACTION_KEY = /(rate|accuracy|share|fraction)$/i;
+
+/**
+ * Any JSON value a job or artifact reports, for a facts list: fractions as percentages, numbers
+ * rounded, arrays of numbers joined, long hashes shortened, objects as compact JSON.
+ */
+export function formatValue(key: string, value: unknown): string {
+  if (value === null || value === undefined) return '—';
+  if (typeof value === 'number') {
+    if (FRACTION_KEY.test(key) && value >= 0 && value <= 1) return formatPercent(value);
+    return Number.isInteger(value) ? value.toLocaleString('en-US') : formatNumber(value, 4);
+  }
+  if (typeof value === 'boolean') return value ? 'yes' : 'no';
+  if (typeof value === 'string') return /^[0-9a-f]{64}$/.test(value) ? shortHash(value) : /^\d{4}-\d\d-\d\dT/.test(value) ? formatDate(value) : value;
+  if (Array.isArray(value) && value.every((v) => typeof v === 'number')) return value.map((v) => (Number.isInteger(v) ? String(v) : formatNumber(v, 3))).join(', ');
+  if (Array.isArray(value) && value.every((v) => typeof v === 'string')) return value.join(', ');
+  return JSON.stringify(value);
+}
+
+/** 0.8125 → "81.3%". */
+export function formatPercent(fraction: number | null | undefined, digits = 1): string {
+  if (fraction === null || fraction === undefined || !Number.isFinite(fraction)) return '—';
+  return `${(fraction * 100).toFixed(digits)}%`;
+}

@@ -1,11 +1,13 @@
 import { useState, type FormEvent } from 'react';
 import { Link, useLocation, useParams } from 'react-router';
-import { describeError } from '../api/http';
+import { describeError, isRecord } from '../api/http';
 import type { AdapterVersion } from '../api/types';
 import { useSession } from '../auth/session';
 import { Empty, ErrorAlert, Loading, Notice, PageHeader, Panel, Tag } from '../components/feedback';
 import { LineageGraph } from '../components/lineage-graph';
-import { formatBytes, formatDate, formatNumber, shortHash } from '../lib/format';
+import { EvaluationsTable, evaluationsOf, MetricGroups } from '../components/metrics';
+import { saveBlob } from '../lib/download';
+import { formatBytes, formatDate, formatNumber, formatPercent, shortHash } from '../lib/format';
 import { layerNorms, tensorStats } from '../lib/safetensors-stats';
 import { useAsync } from '../lib/use-async';
 import { ScoreBar } from './adapters';
@@ -71,6 +73,7 @@ export function AdapterDetailPage() {
                     Targets
                   </th>
                   <th scope="col">Size</th>
+                  <th scope="col">Task acc.</th>
                   <th scope="col">Aliases</th>
                   <th scope="col" className="hide-narrow">
                     Created
@@ -88,6 +91,7 @@ export function AdapterDetailPage() {
                     <td>{v.rank}</td>
                     <td className="hide-narrow">{v.targetModules.join(', ')}</td>
                     <td>{formatBytes(v.sizeBytes)}</td>
+                    <td>{isRecord(v.metrics) && typeof v.metrics.taskAccuracy === 'number' ? formatPercent(v.metrics.taskAccuracy) : '—'}</td>
                     <td className="tags">{v.aliases.length ? v.aliases.map((al) => <Tag key={al}>{al}</Tag>) : '—'}</td>
                     <td className="hide-narrow">{formatDate(v.createdAt)}</td>
                   </tr>
@@ -99,6 +103,9 @@ export function AdapterDetailPage() {
         {me.role !== 'reader' && version && <AliasForm name={a.name} versions={list} onChanged={() => versions.reload()} />}
       </Panel>
 
+      {version && <EvaluationsPanel name={a.name} baseModel={a.baseModel} version={version} canWrite={me.role !== 'reader'} />}
+      {version && <TrainingMetricsPanel version={version} />}
+      {version && <CompanionPanel name={a.name} version={version} />}
       {version && (
         <Panel title={`Configuration (v${version.version})`}>
           <dl className="facts facts-compact">
@@ -138,12 +145,7 @@ function DownloadButton({ name, version }: { name: string; version: number }) {
     setError(undefined);
     try {
       const { blob, fileName } = await client.downloadBundle(name, `v${version}`);
-      const url = URL.createObjectURL(blob);
-      const link = document.createElement('a');
-      link.href = url;
-      link.download = fileName;
-      link.click();
-      setTimeout(() => URL.revokeObjectURL(url), 10_000);
+      saveBlob(blob, fileName);
     } catch (e) {
       setError(describeError(e));
     }
@@ -308,6 +310,79 @@ function NeighboursPanel({ name, version }: { name: string; version: AdapterVers
           ))}
         </ul>
       )}
+    </Panel>
+  );
+}
+
+/**
+ * Accuracy per world task from `evaluate` jobs (metrics.evaluations), next to the base model's own
+ * accuracy on the same task when it was evaluated alone (its baseline), and metrics.taskAccuracy:
+ * the accuracy on the task the adapter was trained for (tag task:<id>).
+ */
+function EvaluationsPanel({ name, baseModel, version, canWrite }: { name: string; baseModel: string; version: AdapterVersion; canWrite: boolean }) {
+  const { client } = useSession();
+  const base = useAsync(() => client.baseModel(baseModel), [client, baseModel]);
+  const evaluations = evaluationsOf(version.metrics);
+  const taskAccuracy = isRecord(version.metrics) && typeof version.metrics.taskAccuracy === 'number' ? version.metrics.taskAccuracy : undefined;
+  const evaluateLink = `/jobs?kind=evaluate&baseModel=${encodeURIComponent(baseModel)}&adapter=${encodeURIComponent(`${name}@v${version.version}`)}`;
+  return (
+    <Panel title={`Evaluations (v${version.version})`} actions={canWrite && <Link className="button button-small" to={evaluateLink}>Evaluate…</Link>}>
+      {taskAccuracy !== undefined && (
+        <dl className="facts facts-compact">
+          <div>
+            <dt>Task accuracy</dt>
+            <dd data-testid="task-accuracy" className="figure">
+              {formatPercent(taskAccuracy)}
+            </dd>
+          </div>
+        </dl>
+      )}
+      {evaluations.length === 0 ? (
+        <Empty>Not evaluated yet: an evaluate job records its accuracy on a world task here.</Empty>
+      ) : (
+        <EvaluationsTable evaluations={evaluations} baseline={base.data ? evaluationsOf(base.data.metrics) : []} caption={`Accuracy of ${name}@v${version.version} per world task, with the base model alone`} />
+      )}
+    </Panel>
+  );
+}
+
+/** What the job that produced the version measured: training (steps, losses, speed), eval loss, a transfer's filter figures. */
+function TrainingMetricsPanel({ version }: { version: AdapterVersion }) {
+  const shown = isRecord(version.metrics) && Object.keys(version.metrics).some((k) => k !== 'evaluations' && k !== 'taskAccuracy');
+  if (!shown) return null;
+  return (
+    <Panel title={`Training metrics (v${version.version})`}>
+      <MetricGroups metrics={version.metrics} skip={['evaluations', 'taskAccuracy']} />
+    </Panel>
+  );
+}
+
+/** A Trans-LoRA companion discriminator trained with this version (artifact linked to it), used to transfer it to other bases. */
+function CompanionPanel({ name, version }: { name: string; version: AdapterVersion }) {
+  const { client } = useSession();
+  const companions = useAsync(() => client.artifacts({ kind: 'discriminator', adapterVersion: `${name}@v${version.version}`, limit: 5 }), [client, name, version.version]);
+  if (companions.error !== undefined) return <ErrorAlert error={companions.error} title="Could not look up the companion discriminator" />;
+  const items = companions.data?.items ?? [];
+  if (items.length === 0) return null;
+  return (
+    <Panel title="Companion discriminator">
+      <p className="muted">Trained with this version to filter synthetic prompts when it is transferred to another base (Trans-LoRA).</p>
+      <ul className="neighbours">
+        {items.map((d) => {
+          const manifest = isRecord(d.metadata) && isRecord(d.metadata.manifest) ? d.metadata.manifest : {};
+          return (
+            <li key={d.id}>
+              <Link to={`/artifacts/${encodeURIComponent(d.id)}`}>
+                discriminator/{d.name}@v{d.version}
+              </Link>
+              <span className="muted">
+                {typeof manifest.threshold === 'number' ? `threshold ${formatNumber(manifest.threshold, 3)} · ` : ''}
+                {formatDate(d.createdAt)}
+              </span>
+            </li>
+          );
+        })}
+      </ul>
     </Panel>
   );
 }

@@ -4,8 +4,9 @@ import { FINAL_JOB_STATUSES, type JobDetail, type JobMetricPoint, type JobProgre
 import { isRecord } from '../api/http';
 import { useSession } from '../auth/session';
 import { ErrorAlert, Loading, PageHeader, Panel, StatusBadge } from '../components/feedback';
+import { RegisteredLink, summariseRecord } from '../components/job-registration';
 import { LineChart } from '../components/line-chart';
-import { formatDate, formatDuration, formatNumber } from '../lib/format';
+import { formatDate, formatDuration, formatNumber, formatValue, humanizeKey } from '../lib/format';
 import { useAsync } from '../lib/use-async';
 import { jobPercent, ProgressBar } from './jobs';
 
@@ -93,7 +94,7 @@ export function JobDetailPage() {
       </nav>
       <PageHeader
         title={`Job ${job.id}`}
-        description={`${job.kind} on ${job.baseModel ?? '—'} → ${job.adapter ?? '—'}`}
+        description={`${job.kind} on ${job.baseModel ?? '—'} → ${summariseRecord(job.registration ?? (job.adapter ? { adapter: job.adapter } : null), 3)}`}
         actions={
           canWrite && (
             <>
@@ -143,10 +144,19 @@ export function JobDetailPage() {
             <dd>{job.attempts}</dd>
           </div>
           <div>
-            <dt>Result</dt>
-            <dd>{job.adapterVersion ? <Link to={`/adapters/${encodeURIComponent(job.adapterVersion.split('@')[0]!)}`}>{job.adapterVersion}</Link> : '—'}</dd>
+            <dt>Registered</dt>
+            <dd data-testid="job-registered">
+              {job.registered ? (
+                <RegisteredLink registered={job.registered} job={job} />
+              ) : job.adapterVersion ? (
+                <Link to={`/adapters/${encodeURIComponent(job.adapterVersion.split('@')[0]!)}`}>{job.adapterVersion}</Link>
+              ) : (
+                '—'
+              )}
+            </dd>
           </div>
         </dl>
+        <ExtraProgress progress={p} />
         {job.error && (
           <div className="alert alert-error" role="alert">
             <strong>Error</strong>
@@ -154,6 +164,7 @@ export function JobDetailPage() {
           </div>
         )}
       </Panel>
+      {(history.length > 0 || ['train', 'pretrain', 'transfer', 'train-router', 'train-retriever'].includes(job.kind)) && (
       <Panel title="Loss curve">
         <LineChart
           title={`Training loss of job ${job.id}`}
@@ -165,6 +176,7 @@ export function JobDetailPage() {
           ].filter((s) => s.points.length > 0)}
         />
       </Panel>
+      )}
       <JobLogsPanel id={job.id} live={!finished} />
       <Panel title="Details">
         <dl className="facts facts-compact">
@@ -180,7 +192,21 @@ export function JobDetailPage() {
             <dt>Finished</dt>
             <dd>{formatDate(job.finishedAt)}</dd>
           </div>
+          <div>
+            <dt>Result registered</dt>
+            <dd>{formatDate(job.registeredAt)}</dd>
+          </div>
         </dl>
+        {job.registration !== undefined && job.registration !== null && (
+          <>
+            <h3>Registration</h3>
+            <p className="muted">What the result will be registered as.</p>
+            <pre className="code-block code-block-short" tabIndex={0} aria-label="Job registration">
+              {JSON.stringify(job.registration, null, 2)}
+            </pre>
+          </>
+        )}
+        <h3 className="spaced">Payload</h3>
         <pre className="code-block" tabIndex={0} aria-label="Job payload">
           {JSON.stringify(job.payload, null, 2)}
         </pre>
@@ -222,5 +248,52 @@ function JobLogsPanel({ id, live }: { id: string; live: boolean }) {
         </ol>
       )}
     </Panel>
+  );
+}
+
+/** Progress fields shown above (or internal) — everything else a kind reports is listed generically. */
+const SHOWN_PROGRESS = new Set(['phase', 'step', 'totalSteps', 'loss', 'evalLoss', 'learningRate', 'tokensPerSecond', 'etaSeconds', 'updatedAt', 'checkpoint']);
+
+/**
+ * Whatever else the job's progress carries (a transfer's phase, acceptance rate and counts, a
+ * resumed step…): nested objects become a labelled group, and one with numeric `done`/`total`
+ * gets its own progress bar.
+ */
+function ExtraProgress({ progress }: { progress: JobProgress }) {
+  const entries = Object.entries(progress).filter(([key, value]) => !SHOWN_PROGRESS.has(key) && value !== null && value !== undefined);
+  if (entries.length === 0) return null;
+  return (
+    <div className="extra-progress" data-testid="extra-progress">
+      {entries.map(([key, value]) =>
+        isRecord(value) ? (
+          <section key={key} aria-label={`${humanizeKey(key)} progress`}>
+            <h3>
+              {humanizeKey(key)}
+              {typeof value.phase === 'string' ? ` · ${value.phase}` : ''}
+            </h3>
+            {typeof value.done === 'number' && typeof value.total === 'number' && value.total > 0 && (
+              <ProgressBar percent={Math.min(100, Math.round((value.done / value.total) * 100))} label={`${humanizeKey(key)} progress`} />
+            )}
+            <dl className="facts facts-compact">
+              {Object.entries(value)
+                .filter(([k, v]) => k !== 'phase' && v !== null && v !== undefined)
+                .map(([k, v]) => (
+                  <div key={k}>
+                    <dt>{humanizeKey(k)}</dt>
+                    <dd>{formatValue(k, v)}</dd>
+                  </div>
+                ))}
+            </dl>
+          </section>
+        ) : (
+          <dl className="facts facts-compact" key={key}>
+            <div>
+              <dt>{humanizeKey(key)}</dt>
+              <dd>{formatValue(key, value)}</dd>
+            </div>
+          </dl>
+        ),
+      )}
+    </div>
   );
 }

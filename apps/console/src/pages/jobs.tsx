@@ -1,8 +1,10 @@
-import { useEffect, useState, type FormEvent } from 'react';
-import { Link, useNavigate } from 'react-router';
+import { useEffect } from 'react';
+import { Link } from 'react-router';
 import { FINAL_JOB_STATUSES, type Job } from '../api/types';
 import { useSession } from '../auth/session';
 import { Empty, ErrorAlert, Loading, PageHeader, Panel, StatusBadge } from '../components/feedback';
+import { RegisteredLink, summariseRecord } from '../components/job-registration';
+import { JobSubmitForm } from '../components/job-submit-form';
 import { formatDate, progressPercent } from '../lib/format';
 import { useAsync } from '../lib/use-async';
 
@@ -40,8 +42,8 @@ export function JobsPage() {
 
   return (
     <>
-      <PageHeader title="Jobs" description="Training runs on the workers. Each registers its adapter in the catalog when it succeeds." />
-      {me.role !== 'reader' && <SubmitJobPanel />}
+      <PageHeader title="Jobs" description="Work on the workers: training, pretraining, evaluation, transfer, routers. Each registers its result (an adapter version, a base model, an evaluation, an artifact) once, when it succeeds." />
+      {me.role !== 'reader' && <JobSubmitForm />}
       <Panel title="Recent jobs">
         {jobs.loading && jobs.data === undefined && <Loading label="Loading jobs…" />}
         {jobs.error !== undefined && <ErrorAlert error={jobs.error} title="Could not load jobs" />}
@@ -56,7 +58,7 @@ export function JobsPage() {
                   <th scope="col">Status</th>
                   <th scope="col">Progress</th>
                   <th scope="col" className="hide-narrow">
-                    Adapter
+                    Registers
                   </th>
                   <th scope="col" className="hide-narrow">
                     Submitted
@@ -78,7 +80,7 @@ export function JobsPage() {
                     <td className="cell-progress">
                       <ProgressBar percent={jobPercent(job)} label={`Progress of ${job.id}`} />
                     </td>
-                    <td className="hide-narrow">{job.adapterVersion ?? job.adapter ?? '—'}</td>
+                    <td className="hide-narrow cell-registration">{job.registered ? <RegisteredLink registered={job.registered} job={job} /> : <span className="muted">{summariseRecord(job.registration ?? (job.adapter ? { adapter: job.adapter } : null), 2)}</span>}</td>
                     <td className="hide-narrow">{formatDate(job.createdAt)}</td>
                   </tr>
                 ))}
@@ -88,110 +90,5 @@ export function JobsPage() {
         )}
       </Panel>
     </>
-  );
-}
-
-interface JobDraft {
-  baseModel: string;
-  dataset: string;
-  adapter: string;
-  description: string;
-  steps: string;
-  batchSize: string;
-  lr: string;
-  rank: string;
-}
-
-function SubmitJobPanel() {
-  const { client } = useSession();
-  const navigate = useNavigate();
-  const bases = useAsync(() => client.baseModels(), [client]);
-  const datasets = useAsync(() => client.datasets(), [client]);
-  const [draft, setDraft] = useState<JobDraft>({ baseModel: '', dataset: '', adapter: '', description: '', steps: '50', batchSize: '4', lr: '0.005', rank: '4' });
-  const [error, setError] = useState<unknown>();
-  const [busy, setBusy] = useState(false);
-  const set = (key: keyof JobDraft) => (e: { target: { value: string } }) => setDraft((d) => ({ ...d, [key]: e.target.value }));
-
-  async function submit(event: FormEvent) {
-    event.preventDefault();
-    setError(undefined);
-    setBusy(true);
-    try {
-      const rank = Number(draft.rank);
-      const result = await client.submitJob({
-        kind: 'train',
-        baseModel: draft.baseModel,
-        dataset: { ref: draft.dataset },
-        adapter: { name: draft.adapter.trim(), ...(draft.description.trim() ? { description: draft.description.trim() } : {}) },
-        hyperparameters: { steps: Number(draft.steps), batchSize: Number(draft.batchSize), lr: Number(draft.lr), lora: { r: rank, alpha: rank * 2 } },
-      });
-      navigate(`/jobs/${encodeURIComponent(result.job.id)}`);
-    } catch (e) {
-      setError(e);
-      setBusy(false);
-    }
-  }
-
-  return (
-    <Panel title="Train an adapter">
-      <form className="form-grid" onSubmit={submit} aria-label="Submit training job">
-        <div className="field">
-          <label htmlFor="job-base">Base model</label>
-          <select id="job-base" required value={draft.baseModel} onChange={set('baseModel')}>
-            <option value="">Choose…</option>
-            {bases.data?.map((b) => (
-              <option key={b.id} value={b.name}>
-                {b.name}
-              </option>
-            ))}
-          </select>
-        </div>
-        <div className="field">
-          <label htmlFor="job-dataset">Dataset</label>
-          <select id="job-dataset" required value={draft.dataset} onChange={set('dataset')}>
-            <option value="">Choose…</option>
-            {datasets.data?.map((d) => (
-              <option key={d.id} value={d.id}>
-                {d.name} ({d.rows} rows)
-              </option>
-            ))}
-          </select>
-        </div>
-        <div className="field">
-          <label htmlFor="job-adapter">Adapter name</label>
-          <input id="job-adapter" required value={draft.adapter} onChange={set('adapter')} pattern="[A-Za-z0-9][A-Za-z0-9._\-]{0,127}" autoComplete="off" />
-        </div>
-        <div className="field">
-          <label htmlFor="job-description">Description</label>
-          <input id="job-description" value={draft.description} onChange={set('description')} />
-        </div>
-        <div className="field">
-          <label htmlFor="job-steps">Steps</label>
-          <input id="job-steps" type="number" min={1} required value={draft.steps} onChange={set('steps')} />
-        </div>
-        <div className="field">
-          <label htmlFor="job-batch">Batch size</label>
-          <input id="job-batch" type="number" min={1} required value={draft.batchSize} onChange={set('batchSize')} />
-        </div>
-        <div className="field">
-          <label htmlFor="job-lr">Learning rate</label>
-          <input id="job-lr" type="number" step="any" min={0} required value={draft.lr} onChange={set('lr')} />
-        </div>
-        <div className="field">
-          <label htmlFor="job-rank">LoRA rank</label>
-          <input id="job-rank" type="number" min={1} required value={draft.rank} onChange={set('rank')} />
-        </div>
-        <div className="form-actions form-grid-full">
-          <button type="submit" className="button button-primary" disabled={busy}>
-            {busy ? 'Submitting…' : 'Submit job'}
-          </button>
-        </div>
-        {error !== undefined && (
-          <div className="form-grid-full">
-            <ErrorAlert error={error} title="The job was not accepted" />
-          </div>
-        )}
-      </form>
-    </Panel>
   );
 }

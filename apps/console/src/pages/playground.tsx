@@ -1,9 +1,11 @@
 import { useRef, useState, type FormEvent } from 'react';
+import { useSearchParams } from 'react-router';
 import { isRecord } from '../api/http';
 import type { Routing } from '../api/types';
 import { useSession } from '../auth/session';
 import { ErrorAlert, Loading, PageHeader, Panel, Tag } from '../components/feedback';
 import { Heatmap } from '../components/heatmap';
+import { formatNumber, humanizeKey } from '../lib/format';
 import { useAsync } from '../lib/use-async';
 
 const MERGES = ['cat', 'linear', 'svd'] as const;
@@ -25,9 +27,11 @@ interface StreamedToken {
  */
 export function PlaygroundPage() {
   const { client } = useSession();
+  const [params] = useSearchParams();
   const models = useAsync(() => client.routerModels(), [client]);
   const [mode, setMode] = useState<'model' | 'mixture'>('model');
-  const [model, setModel] = useState('');
+  // ?model= preselects (the artifact page's "Try in the playground").
+  const [model, setModel] = useState(params.get('model') ?? '');
   const [parts, setParts] = useState<MixturePart[]>([{ id: '', weight: '0.5' }, { id: '', weight: '0.5' }]);
   const [merge, setMerge] = useState<(typeof MERGES)[number]>('cat');
   const [mixBase, setMixBase] = useState('');
@@ -38,10 +42,17 @@ export function PlaygroundPage() {
   const [running, setRunning] = useState(false);
   const [error, setError] = useState<unknown>();
   const [finish, setFinish] = useState<string | null>(null);
+  // The latest routing of any chunk: a learned router's measured weights and gate statistics come
+  // in the last chunk, which may carry no text.
+  const [lastRouting, setLastRouting] = useState<Routing | undefined>();
   const abortRef = useRef<AbortController | null>(null);
 
   const bases = models.data?.data.filter((m) => m.parent === null) ?? [];
-  const adapters = models.data?.data.filter((m) => m.parent !== null) ?? [];
+  // /v1/models lists adapters as base:adapter and learned routers by their bare name (parent = base).
+  const adapters = models.data?.data.filter((m) => m.parent !== null && m.id.includes(':') && !m.id.endsWith(':auto')) ?? [];
+  const routers = models.data?.data.filter((m) => m.parent !== null && !m.id.includes(':') && m.id !== 'auto') ?? [];
+  // `auto`: the router retrieves a mixture for the prompt from the base's embedding space.
+  const autoModels = ['auto', ...bases.map((b) => `${b.id}:auto`)];
   const selectedModel = model || bases[0]?.id || '';
   // A mixture runs on one base: by default the base of the first adapter the router lists.
   const mixtureBase = mixBase || adapters[0]?.parent || bases[0]?.id || '';
@@ -53,6 +64,7 @@ export function PlaygroundPage() {
     const controller = new AbortController();
     abortRef.current = controller;
     setTokens([]);
+    setLastRouting(undefined);
     setError(undefined);
     setFinish(null);
     setRunning(true);
@@ -75,6 +87,7 @@ export function PlaygroundPage() {
           const text = typeof choice.text === 'string' ? choice.text : '';
           const routing = isRecord(chunk.routing) ? (chunk.routing as unknown as Routing) : undefined;
           if (text !== '') setTokens((t) => [...t, { text, routing }]);
+          if (routing) setLastRouting(routing);
           if (typeof choice.finish_reason === 'string') setFinish(choice.finish_reason);
         },
         controller.signal,
@@ -86,7 +99,7 @@ export function PlaygroundPage() {
     }
   }
 
-  const routing = tokens.find((t) => t.routing)?.routing;
+  const routing = lastRouting;
   return (
     <>
       <PageHeader title="Router playground" description="Send a prompt to the router and watch which adapters it uses." />
@@ -119,6 +132,22 @@ export function PlaygroundPage() {
                     {adapters.map((m) => (
                       <option key={m.id} value={m.id}>
                         {m.id}
+                      </option>
+                    ))}
+                  </optgroup>
+                  {routers.length > 0 && (
+                    <optgroup label="Learned routers">
+                      {routers.map((m) => (
+                        <option key={m.id} value={m.id}>
+                          {m.id} (on {m.parent})
+                        </option>
+                      ))}
+                    </optgroup>
+                  )}
+                  <optgroup label="Automatic (retrieved mixture)">
+                    {autoModels.map((id) => (
+                      <option key={id} value={id}>
+                        {id === 'auto' ? 'auto (default base)' : id}
                       </option>
                     ))}
                   </optgroup>
@@ -233,6 +262,12 @@ function RoutingSummary({ routing }: { routing: Routing }) {
             <dd>{routing.merge}</dd>
           </div>
         )}
+        {routing.router && (
+          <div>
+            <dt>Router</dt>
+            <dd data-testid="routing-router">{routing.router}</dd>
+          </div>
+        )}
       </dl>
       <p className="tags" data-testid="routing-adapters">
         {routing.adapters.length === 0 ? (
@@ -240,12 +275,68 @@ function RoutingSummary({ routing }: { routing: Routing }) {
         ) : (
           routing.adapters.map((a) => (
             <Tag key={a.id}>
-              {a.id} × {a.weight}
+              {a.id} × {a.weight === null ? '…' : formatNumber(a.weight, 3).replace(/\.?0+$/, '')}
+              {typeof a.score === 'number' ? ` (score ${a.score.toFixed(3)})` : ''}
             </Tag>
           ))
         )}
       </p>
+      {routing.gate && <GateStatistics routing={routing} gate={routing.gate} />}
+      <OtherRoutingFields routing={routing} />
     </section>
+  );
+}
+
+/**
+ * A learned router's gate statistics: per-expert arrays (MeteoRA's mean gate weight and top-k
+ * counts, FlyLoRA's block share, X-Cross's stream weights) as one table, per-layer arrays
+ * (X-Cross's fusion norms) and counts as facts. Keys the console does not know are shown too.
+ */
+function GateStatistics({ routing, gate }: { routing: Routing; gate: Readonly<Record<string, unknown>> }) {
+  const experts = Array.isArray(gate.experts) && gate.experts.every((e) => typeof e === 'string') ? (gate.experts as string[]) : routing.adapters.map((a) => a.id);
+  const perExpert = Object.entries(gate).filter((e): e is [string, number[]] => Array.isArray(e[1]) && e[1].length === experts.length && e[1].every((v) => typeof v === 'number') && e[0] !== 'fusionNorms');
+  const others = Object.entries(gate).filter(([k, v]) => k !== 'experts' && !perExpert.some(([p]) => p === k) && v !== null && v !== undefined);
+  return (
+    <div className="gate-stats" data-testid="gate-statistics">
+      <h3>Gate statistics</h3>
+      {perExpert.length > 0 && (
+        <div className="table-scroll">
+          <table className="data-table data-table-compact">
+            <caption className="visually-hidden">Gate statistics per expert</caption>
+            <thead>
+              <tr>
+                <th scope="col">Expert</th>
+                {perExpert.map(([k]) => (
+                  <th scope="col" key={k}>
+                    {humanizeKey(k)}
+                  </th>
+                ))}
+              </tr>
+            </thead>
+            <tbody>
+              {experts.map((expert, i) => (
+                <tr key={expert}>
+                  <th scope="row">{expert}</th>
+                  {perExpert.map(([k, values]) => (
+                    <td key={k}>{Number.isInteger(values[i]) ? values[i] : formatNumber(values[i], 3)}</td>
+                  ))}
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        </div>
+      )}
+      {others.length > 0 && (
+        <dl className="facts facts-compact">
+          {others.map(([k, v]) => (
+            <div key={k}>
+              <dt>{humanizeKey(k)}</dt>
+              <dd>{Array.isArray(v) ? v.map((x) => (typeof x === 'number' ? formatNumber(x, 3) : String(x))).join(', ') : typeof v === 'number' ? formatNumber(v, Number.isInteger(v) ? 0 : 3) : String(v)}</dd>
+            </div>
+          ))}
+        </dl>
+      )}
+    </div>
   );
 }
 
@@ -257,6 +348,8 @@ function RoutingSummary({ routing }: { routing: Routing }) {
 function RoutingHeatmap({ tokens }: { tokens: readonly StreamedToken[] }) {
   const last = tokens.findLast((t) => t.routing)?.routing;
   if (last === undefined || last.adapters.length === 0) return null;
+  // Learned routers measure their weights over the whole request (null until the last chunk): the gate table shows them.
+  if (!last.layerWeights && tokens.some((t) => t.routing?.adapters.some((a) => a.weight === null))) return null;
   const columns = last.adapters.map((a) => a.id);
   if (last.layerWeights && last.layerWeights.length > 0) {
     return (
@@ -276,5 +369,23 @@ function RoutingHeatmap({ tokens }: { tokens: readonly StreamedToken[] }) {
         values={shown.map((t) => columns.map((c) => t.routing?.adapters.find((a) => a.id === c)?.weight ?? 0))}
       />
     </Panel>
+  );
+}
+
+const KNOWN_ROUTING = new Set(['strategy', 'base', 'adapters', 'merge', 'router', 'gate', 'layerWeights']);
+
+/** Whatever else a strategy reports (auto's retrieval: space, k, temperature…), as facts. */
+function OtherRoutingFields({ routing }: { routing: Routing }) {
+  const entries = Object.entries(routing).filter(([k, v]) => !KNOWN_ROUTING.has(k) && v !== null && v !== undefined);
+  if (entries.length === 0) return null;
+  return (
+    <dl className="facts facts-compact" aria-label="More routing details">
+      {entries.map(([k, v]) => (
+        <div key={k}>
+          <dt>{humanizeKey(k)}</dt>
+          <dd>{typeof v === 'number' ? formatNumber(v, 3) : typeof v === 'string' ? v : JSON.stringify(v)}</dd>
+        </div>
+      ))}
+    </dl>
   );
 }

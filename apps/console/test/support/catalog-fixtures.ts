@@ -14,6 +14,9 @@ import {
   type LinearModule,
   type ModelConfig,
 } from '@palette/peft-core';
+import { createRouterArtifact, encodeRouterArtifact } from '@palette/peft-core/routing/router-artifact';
+import { hostTensor } from '@palette/peft-core/tensor/host-tensor';
+import { Rng } from '@palette/peft-core/util/rng';
 import type { TestApp } from '@palette/registry-api/testing/index';
 
 /** A tiny random Llama-family base in Hugging Face layout, made by peft-core (seeded). */
@@ -57,15 +60,46 @@ export async function registerBase(registry: TestApp, base: BaseFixture): Promis
   if (res.status !== 201) throw new Error(`base model upload answered ${res.status}: ${JSON.stringify(res.body)}`);
 }
 
-export async function registerAdapter(registry: TestApp, base: BaseFixture, name: string, description: string, seed: number): Promise<void> {
+export async function registerAdapter(registry: TestApp, base: BaseFixture, name: string, description: string, seed: number, tags: readonly string[] = []): Promise<void> {
   const files = makeAdapterFiles(base, { r: 2, seed });
-  const res = await registry.http
+  let req = registry.http
     .post('/api/v1/adapters')
     .set('authorization', `Bearer ${registry.adminKey}`)
     .field('name', name)
     .field('baseModel', base.name)
-    .field('description', description)
-    .attach('adapter_config', files.configJson, 'adapter_config.json')
-    .attach('adapter_model', files.safetensors, 'adapter_model.safetensors');
+    .field('description', description);
+  if (tags.length > 0) req = req.field('tags', tags.join(','));
+  const res = await req.attach('adapter_config', files.configJson, 'adapter_config.json').attach('adapter_model', files.safetensors, 'adapter_model.safetensors');
   if (res.status !== 201) throw new Error(`adapter upload answered ${res.status}: ${JSON.stringify(res.body)}`);
+}
+
+/**
+ * router.json + router.safetensors of a MeteoRA router over `experts` ("name@vN") of `base`, made
+ * with peft-core's own writer (as registry-api's artifact tests do): one random gate [experts,
+ * hidden] on each module the experts adapt, so the real router can also serve it.
+ */
+export function makeRouterFiles(base: BaseFixture, experts: readonly string[], seed = 3): Map<string, Buffer> {
+  const rng = new Rng(seed);
+  // The gated modules must be exactly those the experts adapt (makeAdapterFiles' default q_proj, v_proj).
+  const targets = Array.from({ length: base.config.numLayers }, (_, i) => [`model.layers.${i}.self_attn.q_proj`, `model.layers.${i}.self_attn.v_proj`]).flat();
+  const n = experts.length;
+  const gate = () => hostTensor([n, base.config.hiddenSize], Float32Array.from({ length: n * base.config.hiddenSize }, () => rng.normal() * 0.1));
+  const artifact = createRouterArtifact(
+    { kind: 'meteora', baseModel: base.name, experts: [...experts], targets, hyperparameters: { topK: Math.min(2, n), temperature: 1, auxLossWeight: 1 }, metrics: { gateAccuracy: 0.875 } },
+    new Map(targets.map((t) => [`gate.${t}`, gate()])),
+  );
+  const encoded = encodeRouterArtifact(artifact);
+  return new Map([
+    ['router.json', Buffer.from(encoded.manifest)],
+    ['router.safetensors', Buffer.from(encoded.tensors)],
+  ]);
+}
+
+/** POST /api/v1/artifacts (multipart: `spec` + one part per file, named by the file). */
+export async function uploadArtifact(registry: TestApp, spec: Record<string, unknown>, files: ReadonlyMap<string, Buffer>): Promise<{ id: string; name: string; version: number }> {
+  let req = registry.http.post('/api/v1/artifacts').set('authorization', `Bearer ${registry.adminKey}`).field('spec', JSON.stringify(spec));
+  for (const [name, bytes] of files) req = req.attach(name, bytes, name);
+  const res = await req;
+  if (res.status !== 201) throw new Error(`artifact upload answered ${res.status}: ${JSON.stringify(res.body)}`);
+  return res.body as { id: string; name: string; version: number };
 }

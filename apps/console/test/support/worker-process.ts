@@ -14,10 +14,10 @@ export interface WorkerProcess {
 }
 
 /**
- * A REAL trainer-worker process (apps/trainer-worker/src/main.ts) on the train queue, registering
+ * A REAL trainer-worker process (apps/trainer-worker/src/main.ts) on the train queue (or `queues`), registering
  * results through the registry with a service key. Fast progress and cancel polling for tests.
  */
-export async function spawnTrainWorker(options: { redisUrl: string; registryUrl: string; serviceKey: string; blobDir: string; dataDir: string }): Promise<WorkerProcess> {
+export async function spawnTrainWorker(options: { redisUrl: string; registryUrl: string; serviceKey: string; blobDir: string; dataDir: string; queues?: string }): Promise<WorkerProcess> {
   let output = '';
   const child = spawn(process.execPath, [...nodeFlags(), path.join(ROOT, 'apps/trainer-worker/src/main.ts')], {
     cwd: ROOT,
@@ -29,7 +29,7 @@ export async function spawnTrainWorker(options: { redisUrl: string; registryUrl:
       BLOB_DIR: options.blobDir,
       REGISTRY_URL: options.registryUrl,
       SERVICE_KEY: options.serviceKey,
-      WORKER_QUEUES: 'train',
+      WORKER_QUEUES: options.queues ?? 'train',
       WORKER_PROGRESS_INTERVAL_MS: '100',
       WORKER_CANCEL_POLL_MS: '100',
       WORKER_INTRA_OP_THREADS: '1',

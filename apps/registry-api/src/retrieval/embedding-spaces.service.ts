@@ -1,7 +1,7 @@
 import { Inject, Injectable, type BeforeApplicationShutdown } from '@nestjs/common';
 import { parseJobPayload, type JobInputs } from '@palette/job-contracts';
 import type { BlobStore } from '@palette/object-store';
-import { meanUnitVector, readPeftAdapter, RETRIEVER_MANIFEST_FILE, type LoraWeights } from '@palette/peft-core';
+import { readPeftAdapter, RETRIEVER_MANIFEST_FILE, type LoraWeights } from '@palette/peft-core';
 import { AppLogger, domainErrors } from '../common';
 import { DatabaseService, vectorLiteral, type Tx } from '../database';
 import type { Prisma } from '../generated/prisma/client';

@@ -1,5 +1,6 @@
 import { Global, Module } from '@nestjs/common';
 import { CatalogModule } from '../catalog/catalog.module';
+import { JobsModule } from '../jobs/jobs.module';
 import { EmbeddingSpacesController } from './embedding-spaces.controller';
 import { EmbeddingSpacesService } from './embedding-spaces.service';
 import { RetrievalResolver } from './retrieval.resolver';
@@ -12,7 +13,8 @@ import { RetrieverCache } from './retriever-cache';
  */
 @Global()
 @Module({
-  imports: [CatalogModule],
+  // JobsModule for JobQueues (the embed hook enqueues embed jobs); it does not import this module.
+  imports: [CatalogModule, JobsModule],
   controllers: [EmbeddingSpacesController],
   providers: [RetrieverCache, EmbeddingSpacesService, RetrievalResolver],
   exports: [EmbeddingSpacesService, RetrieverCache],

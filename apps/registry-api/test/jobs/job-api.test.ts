@@ -174,7 +174,7 @@ describe('job API: submit-time validation, datasets, cancel and retry (real Redi
     assert.match(wrongKey.body.error.message, /Idempotency-Key header "job-z" differs from the job id job-a/);
     const incomplete = await t.http.post('/api/v1/internal/jobs/job-a/result').set(auth(service)).send(body).expect(400);
     assert.match(incomplete.body.error.message, /result\.adapter\.files\["adapter_config\.json"\]/);
-    await t.http.post('/api/v1/internal/jobs/nope/result').set(auth(service)).send({ jobId: 'nope', kind: 'embed', result: { kind: 'embed', vector: [] } }).expect(404);
+    await t.http.post('/api/v1/internal/jobs/nope/result').set(auth(service)).send({ jobId: 'nope', kind: 'embed', result: { kind: 'embed', adapterVersionId: 'v1', space: 'autolora-v1-000000000000', dim: 256, weight: [1, ...new Array<number>(255).fill(0)], text: null } }).expect(404);
   });
 
   it('GraphQL lists jobs and datasets through the same services', async () => {

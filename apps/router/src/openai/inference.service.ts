@@ -6,7 +6,8 @@ import { AdapterService, type ServedAdapter } from '../adapters/adapter-service'
 import { CompletionText } from '../engine/completion-text';
 import type { FinishReason } from '../engine/batch-engine';
 import { BaseModelService, type ServedBaseModel } from '../models/base-model-service';
-import type { RouterGateStats, RouterKind } from '@palette/peft-core';
+import { parseAutoModel, type RouterGateStats, type RouterKind } from '@palette/peft-core';
+import { AutoRoutingService } from '../auto/auto-routing.service';
 import { RouterService, type ServedRouter } from '../routers/router-service';
 import type { CompletionRequest, PromptInput } from './completion-request';
 
@@ -18,9 +19,12 @@ import type { CompletionRequest, PromptInput } from './completion-request';
  * request, so null in streamed chunks before the last; `gate` = the full statistics.
  */
 export interface Routing {
-  readonly strategy: 'base' | 'explicit' | 'mixture' | RouterKind;
+  readonly strategy: 'base' | 'explicit' | 'mixture' | 'auto' | RouterKind;
   readonly base: string;
-  readonly adapters: readonly { readonly id: string; readonly weight: number | null }[];
+  /** `auto`: `score` = the adapter's cosine similarity to the prompt (auto/auto-routing.service.ts). */
+  readonly adapters: readonly { readonly id: string; readonly weight: number | null; readonly score?: number }[];
+  /** `auto`: the embedding space searched. */
+  readonly space?: string;
   readonly merge?: string;
   readonly router?: string;
   readonly gate?: GateStatistics;
@@ -67,19 +71,23 @@ export class InferenceService {
     private readonly baseModels: BaseModelService,
     private readonly adapters: AdapterService,
     private readonly routers: RouterService,
+    private readonly auto: AutoRoutingService,
   ) {}
 
   async prepare(request: CompletionRequest): Promise<PreparedGeneration> {
     const model = request.model ?? this.config.defaultBaseModel;
     if (model === undefined) throw routerErrors.invalid(`'model' is required (no DEFAULT_BASE_MODEL is configured)`, 'model');
-    const bound = await this.bind(model, request);
+    // `auto` / `<base>:auto`: the adapters are chosen by text retrieval (auto/).
+    const autoSpec = parseAutoModel(model);
+    const bound = autoSpec ? await this.auto.bind(autoSpec, request) : await this.bind(model, request);
     if ('router' in bound) return this.prepareRouted(bound.router, request);
-    const { served, adapter, strategy } = bound;
+    const { served, adapter } = bound;
+    const strategy = 'routing' in bound ? bound.routing.strategy : bound.strategy;
     try {
       const promptIds = this.tokenize(served, request.prompt);
       const maxTokens = this.maxTokens(served, promptIds, request);
       const components = adapter?.components ?? [];
-      const routing: Routing = {
+      const routing: Routing = 'routing' in bound ? bound.routing : {
         strategy,
         base: served.name,
         adapters: components.map((c) => ({ id: c.adapter.id, weight: c.weight })),

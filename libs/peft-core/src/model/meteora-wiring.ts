@@ -37,6 +37,8 @@ export interface MeteoraSlot {
   readonly B: Value;
   /** Each expert's LoRA scaling [N]. */
   readonly scaling: Value;
+  /** W_p [N, V]: the gate over the prefix-token feature (when the wiring has one), trainable. */
+  readonly prefixGate?: Value;
 }
 
 export interface MeteoraOptions {
@@ -46,6 +48,16 @@ export interface MeteoraOptions {
   readonly temperature?: number;
   /** Optional fixed logit offsets [N] added before top-k (pin or mask experts). */
   readonly expertBias?: Value;
+  /**
+   * Prefix-token feature p [batch, seq, V]: p[t, v] = 1 when token v is in the prompt or at a
+   * position ≤ t (fed by the host, `prefixTokenFeature`). With it every gate is s = W_g x + W_p p. [extension, not in the paper]
+   * On the evaluation world the per-token hidden state x does not carry the task: the task
+   * markers never occur in the base's pretraining corpus, so nothing moves them forward, and
+   * gates on x alone stall at ≈ 70 % top-1 (layer 0's q/k/v see one token, ≈ 52 %). The
+   * prefix feature exposes "which marker has been seen", causal like x, and cheap to carry
+   * through KV-cache decoding (one [V] set per sequence).
+   */
+  readonly prefix?: Value;
 }
 
 /** What one gated projection produced, for the auxiliary loss and for gate statistics. */
@@ -111,7 +123,12 @@ export class MeteoraWiring implements LoraWiring {
     if (inDim !== site.inFeatures || slot.gate.shape[1] !== site.inFeatures || slot.B.shape[1] !== site.outFeatures) {
       throw new PeftCoreError('ADAPTER_INCOMPATIBLE', `${site.path}: MeteoRA tensors do not fit the layer [${site.outFeatures}, ${site.inFeatures}]`);
     }
-    const logits = g.matmul(x, slot.gate, { transB: true }); // [batch, seq, N]
+    const prefix = this.options.prefix;
+    if ((prefix === undefined) !== (slot.prefixGate === undefined)) {
+      throw new PeftCoreError('INVALID_ARGUMENT', `${site.path}: MeteoRA prefix gate and prefix-token feature must come together`);
+    }
+    const fromX = g.matmul(x, slot.gate, { transB: true }); // [batch, seq, N]
+    const logits = prefix === undefined ? fromX : g.add(fromX, g.matmul(prefix, slot.prefixGate!, { transB: true }));
     const weights = topKMixingWeights(g, logits, this.topK, this.temperature, this.options.expertBias);
     this.records.push({ path: site.path, layer: site.layer, logits, weights });
 
@@ -150,6 +167,8 @@ export const meteoraNames = {
   B: (path: string): string => `meteora.${path}.B`,
   scaling: (path: string): string => `meteora.${path}.scaling`,
   expertBias: 'meteora.expert_bias',
+  prefix: 'meteora.prefix_tokens',
+  prefixGate: (path: string): string => `meteora.${path}.prefix_gate`,
   gateLogits: (path: string): string => `meteora.${path}.gate_logits`,
   gateWeights: (path: string): string => `meteora.${path}.gate_weights`,
 } as const;
@@ -158,6 +177,8 @@ export interface DeclareMeteoraOptions extends Omit<MeteoraOptions, 'expertBias'
   readonly experts: number;
   /** Declare the fed expert logit offsets [N] (default false). */
   readonly expertBias?: boolean;
+  /** Vocabulary size V of the prefix-token feature; 0 or absent = gates on x only (the paper). */
+  readonly prefixTokens?: number;
   /** dtype of every float input (float64 for gradient checks; default float32). */
   readonly dtype?: DType;
 }
@@ -167,6 +188,8 @@ export interface MeteoraInputs {
   readonly targets: LoraTargets;
   /** The gate values in target order: what gate training differentiates. */
   readonly gates: readonly Value[];
+  /** The prefix gates in target order (empty without the prefix feature). */
+  readonly prefixGates: readonly Value[];
 }
 
 /**
@@ -180,12 +203,18 @@ export function declareMeteora(g: Graph, config: ModelConfig, targets: LoraTarge
   const n = options.experts;
   const modules = new Map<string, MeteoraSlot>();
   const gates: Value[] = [];
+  const prefixGates: Value[] = [];
+  const V = options.prefixTokens ?? 0;
+  const prefix = V > 0 ? g.input(meteoraNames.prefix, dtype, ['batch', 'seq', V]) : undefined;
   targets.paths.forEach((path, i) => {
     const site = sites.get(path);
     if (site === undefined) throw new PeftCoreError('ADAPTER_INCOMPATIBLE', `MeteoRA target ${path} is not a linear module of this ${config.family} decoder`);
     const R = `meteora_r${i}`;
     const gate = g.input(meteoraNames.gate(path), dtype, [n, site.inFeatures]);
+    const prefixGate = prefix !== undefined ? g.input(meteoraNames.prefixGate(path), dtype, [n, V]) : undefined;
+    if (prefixGate) prefixGates.push(prefixGate);
     modules.set(path, {
+      ...(prefixGate ? { prefixGate } : {}),
       gate,
       A: g.input(meteoraNames.A(path), dtype, [n, R, site.inFeatures]),
       B: g.input(meteoraNames.B(path), dtype, [n, site.outFeatures, R]),
@@ -198,8 +227,9 @@ export function declareMeteora(g: Graph, config: ModelConfig, targets: LoraTarge
     ...(options.topK !== undefined ? { topK: options.topK } : {}),
     ...(options.temperature !== undefined ? { temperature: options.temperature } : {}),
     ...(expertBias ? { expertBias } : {}),
+    ...(prefix ? { prefix } : {}),
   });
-  return { wiring, targets, gates };
+  return { wiring, targets, gates, prefixGates };
 }
 
 /** Marks every gate's logits and mixing weights as graph outputs (names from `meteoraNames`). */
@@ -251,4 +281,34 @@ export function meteoraExpertFeeds(config: ModelConfig, targets: LoraTargets, ex
     feeds[meteoraNames.scaling(path)] = tensorData('float32', [n], scaling);
   }
   return feeds;
+}
+
+/**
+ * The prefix-token feature [rows, seq, V] of padded rows: row b, position t holds the set of
+ * tokens of the row's prompt and of its real positions ≤ t. Prompt positions (t < promptLengths[b])
+ * thus see the whole prompt: a router is handed the prompt at once, so the gates of "Q: " know
+ * the task marker that follows (causal gates cannot, and the K/V they give those positions differ
+ * from the task expert's own). `real[b][t]` = 0 marks padding (adds nothing). `seen` (one set
+ * per row) carries the tokens of earlier steps in KV-cache decoding and is updated in place.
+ */
+export function prefixTokenFeature(
+  tokens: readonly (readonly number[])[],
+  vocabSize: number,
+  o: { readonly real?: readonly (readonly number[])[]; readonly seen?: Set<number>[]; readonly promptLengths?: readonly number[] } = {},
+): TensorData {
+  const rows = tokens.length;
+  const seq = tokens[0]?.length ?? 0;
+  const data = new Float32Array(rows * seq * vocabSize);
+  tokens.forEach((row, b) => {
+    const set = o.seen?.[b] ?? new Set<number>();
+    const isReal = (t: number): boolean => (o.real?.[b]?.[t] ?? 1) !== 0 && row[t]! >= 0 && row[t]! < vocabSize;
+    const prompt = Math.min(o.promptLengths?.[b] ?? 0, seq);
+    for (let t = 0; t < prompt; t++) if (isReal(t)) set.add(row[t]!);
+    for (let t = 0; t < seq; t++) {
+      if (isReal(t)) set.add(row[t]!);
+      const at = (b * seq + t) * vocabSize;
+      for (const v of set) data[at + v] = 1;
+    }
+  });
+  return tensorData('float32', [rows, seq, vocabSize], data);
 }

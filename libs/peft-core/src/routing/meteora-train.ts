@@ -21,7 +21,7 @@ import { buildDecoderForward } from '../model/decoder';
 import { declareDecoderInputs, stepFeeds } from '../model/decoder-inputs';
 import { declareDecoderParams } from '../model/decoder-params';
 import { loraTargetsOf, type LoraTargets } from '../model/lora-inputs';
-import { declareMeteora, meteoraExpertFeeds, meteoraNames, type MeteoraWiring } from '../model/meteora-wiring';
+import { declareMeteora, meteoraExpertFeeds, meteoraNames, prefixTokenFeature, type MeteoraWiring } from '../model/meteora-wiring';
 import { hostTensor, type HostTensor } from '../tensor/host-tensor';
 import { BatchSampler, IGNORE_INDEX, tokenizeExample, type TextTokenizer, type TrainingExample } from '../train/data';
 import { causalLmLoss } from '../train/loss';
@@ -60,8 +60,11 @@ export function labelTaskExamples(tokenizer: TextTokenizer, tasks: readonly (rea
  * become −1. Measured on the evaluation world: with them, held-out gate top-1 stalls near 72 %
  * (≈ 4 of every 15 positions precede the marker) and the gate loss stays ≈ 1 nat, which hides
  * whether the learnable positions are right. Rows are not copied when nothing changes.
+ * `fallback` (default −1 = no target) is the label those positions get instead: an expert
+ * index makes one expert own every position before the task is known (the list-format expert,
+ * so that no task expert's K/V at "Q: " differs between prompts of different tasks).
  */
-export function maskAmbiguousGateLabels(rows: readonly TaskLabelledSequence[]): TaskLabelledSequence[] {
+export function maskAmbiguousGateLabels(rows: readonly TaskLabelledSequence[], fallback = -1): TaskLabelledSequence[] {
   // Prefix (as a joined id string) → the single label that follows it, or −2 when several do.
   const follows = new Map<string, number>();
   const keys = rows.map((row) => {
@@ -82,7 +85,7 @@ export function maskAmbiguousGateLabels(rows: readonly TaskLabelledSequence[]): 
     const ambiguous = keys[r]!.map((key, t) => (follows.get(key) === -2 ? t + 1 : -1)).filter((t) => t > 0);
     if (ambiguous.length === 0) return row;
     const taskLabels = [...row.taskLabels];
-    for (const t of ambiguous) taskLabels[t] = -1;
+    for (const t of ambiguous) taskLabels[t] = fallback;
     return { ...row, taskLabels };
   });
 }
@@ -110,6 +113,11 @@ export interface TrainMeteoraOptions extends OptimizeOptions, OptimizeRun {
   readonly temperature?: number;
   /** λ (default 50, the paper's). */
   readonly auxLossWeight?: number;
+  /**
+   * Adds the prefix-token feature to every gate (meteora-wiring's `prefix`: which tokens occurred
+   * so far) with its own W_p [N, vocab], zero-initialised. Default false (the paper's gate).
+   */
+  readonly prefixGate?: boolean;
   /** Std of the gates' normal init (default 0.01). */
   readonly gateInitStd?: number;
   /** Padding token id (default 0; padding is never a target nor attended by real tokens). */
@@ -144,6 +152,8 @@ export interface TrainMeteoraResult {
   readonly artifact: RouterArtifact;
   /** W_g per gated module path. */
   readonly gates: ReadonlyMap<string, HostTensor>;
+  /** W_p per gated module path (empty without `prefixGate`). */
+  readonly prefixGates: ReadonlyMap<string, HostTensor>;
   readonly losses: readonly number[];
   readonly evaluation?: GateEvaluation;
 }
@@ -168,6 +178,7 @@ function buildMeteoraTrainingGraph(o: TrainMeteoraOptions, targets: LoraTargets)
     experts: o.experts.length,
     ...(o.topK !== undefined ? { topK: o.topK } : {}),
     ...(o.temperature !== undefined ? { temperature: o.temperature } : {}),
+    ...(o.prefixGate ? { prefixTokens: o.config.vocabSize } : {}),
   });
   const { logits } = buildDecoderForward(g, o.config, params, inputs, meteora.wiring);
   const lmLoss = causalLmLoss(g, logits, lmTargets);
@@ -181,8 +192,8 @@ function buildMeteoraTrainingGraph(o: TrainMeteoraOptions, targets: LoraTargets)
     g.output(meteoraNames.gateLogits(r.path), r.logits);
     g.output(meteoraNames.gateWeights(r.path), r.weights);
   }
-  const grads = gradients(g, loss, meteora.gates);
-  const gateInputs = targets.paths.map((p) => meteoraNames.gate(p));
+  const grads = gradients(g, loss, [...meteora.gates, ...meteora.prefixGates]);
+  const gateInputs = [...targets.paths.map((p) => meteoraNames.gate(p)), ...(o.prefixGate ? targets.paths.map((p) => meteoraNames.prefixGate(p)) : [])];
   gateInputs.forEach((name, i) => g.output(GRAD_PREFIX + name, grads[i]!));
   return { graph: g, wiring: meteora.wiring, targets, gateInputs };
 }
@@ -193,6 +204,8 @@ interface LabelledBatch {
   readonly gateTargets: BigInt64Array;
   readonly rows: number;
   readonly seqLen: number;
+  /** Tokens before each row's first LM target: the prompt a router would be handed at once. */
+  readonly promptLengths: readonly number[];
 }
 
 /** Right-pads rows to seqLen; LM and gate targets are shifted by one token (ignored where absent). */
@@ -210,12 +223,18 @@ export function collateLabelled(rows: readonly TaskLabelledSequence[], seqLen: n
     }
     return Array.from({ length: seqLen }, (_, t) => (t < n ? row.ids[t]! : padId));
   });
-  return { tokens, lmTargets, gateTargets, rows: rows.length, seqLen };
+  const promptLengths = rows.map((row) => {
+    const first = row.lossMask.indexOf(1);
+    return first < 0 ? row.ids.length : first;
+  });
+  return { tokens, lmTargets, gateTargets, rows: rows.length, seqLen, promptLengths };
 }
 
-function batchFeeds(batch: LabelledBatch): Record<string, KernelTensor> {
+function batchFeeds(batch: LabelledBatch, prefixVocab = 0): Record<string, KernelTensor> {
   return {
     ...stepFeeds({ tokens: batch.tokens }),
+    // Right padding comes after every real token, so it never changes a real position's prefix.
+    ...(prefixVocab > 0 ? { [meteoraNames.prefix]: prefixTokenFeature(batch.tokens, prefixVocab, { promptLengths: batch.promptLengths }) } : {}),
     targets: tensorData('int64', [batch.rows, batch.seqLen], batch.lmTargets),
     gate_targets: tensorData('int64', [batch.rows, batch.seqLen], batch.gateTargets),
   };
@@ -264,6 +283,9 @@ export async function trainMeteoraGates(o: TrainMeteoraOptions): Promise<TrainMe
       const inF = built.graph.inputs.find((v) => v.leaf?.name === meteoraNames.gate(path))!.shape[1] as number;
       params.set(meteoraNames.gate(path), Float32Array.from({ length: n * inF }, () => std * rng.normal()));
     }
+    // Zero init: the prefix term starts silent, so step 0 is the paper's gate.
+    const prefixVocab = o.prefixGate ? o.config.vocabSize : 0;
+    if (prefixVocab > 0) for (const path of targets.paths) params.set(meteoraNames.prefixGate(path), new Float32Array(n * prefixVocab));
     const experts = meteoraExpertFeeds(o.config, targets, expertWeights);
     const seqLen = Math.max(2, ...[...o.train, ...(o.eval ?? [])].map((r) => r.ids.length));
     const padId = o.padId ?? 0;
@@ -273,7 +295,7 @@ export async function trainMeteoraGates(o: TrainMeteoraOptions): Promise<TrainMe
       o,
       async () => {
         const batch = collateLabelled(sampler.next().map((i) => o.train[i]!), seqLen, padId);
-        const all: Record<string, KernelTensor> = { ...batchFeeds(batch), ...experts };
+        const all: Record<string, KernelTensor> = { ...batchFeeds(batch, prefixVocab), ...experts };
         for (const [name, data] of params) all[name] = tensorData('float32', [n, data.length / n], data);
         const out = await step.run(pick(all, step.inputNames));
         const grads = new Map(built.gateInputs.map((name) => [name, out[GRAD_PREFIX + name]!.data as Float32Array]));
@@ -285,8 +307,11 @@ export async function trainMeteoraGates(o: TrainMeteoraOptions): Promise<TrainMe
       const data = params.get(meteoraNames.gate(p))!;
       return [p, hostTensor([n, data.length / n], data)] as const;
     }));
+    const prefixGates = new Map(prefixVocab > 0 ? targets.paths.map((p) => [p, hostTensor([n, prefixVocab], params.get(meteoraNames.prefixGate(p))!)] as const) : []);
     const evaluation =
-      o.eval !== undefined && o.eval.length > 0 ? await evaluateGates(evalStep, built.wiring, o.eval, { ...experts }, gates, seqLen, padId, Math.max(1, o.batchSize)) : undefined;
+      o.eval !== undefined && o.eval.length > 0
+        ? await evaluateGates(evalStep, built.wiring, o.eval, { ...experts, ...meteoraGateFeeds(gates, prefixGates) }, seqLen, padId, Math.max(1, o.batchSize), prefixVocab)
+        : undefined;
     const metrics: Record<string, number> = { steps: result.steps, finalLoss: result.losses.at(-1) ?? Number.NaN };
     if (evaluation) Object.assign(metrics, { evalGateAccuracy: evaluation.meanAccuracy, evalMinGateAccuracy: evaluation.minAccuracy, evalLmLoss: evaluation.lmLoss, evalGateLoss: evaluation.gateLoss, evalTokens: evaluation.tokens });
     if (!Number.isFinite(metrics.finalLoss!)) delete metrics.finalLoss;
@@ -296,12 +321,12 @@ export async function trainMeteoraGates(o: TrainMeteoraOptions): Promise<TrainMe
         baseModel: o.baseModel,
         experts: o.experts.map((e) => e.ref),
         targets: targets.paths,
-        hyperparameters: { topK: built.wiring.topK, temperature: built.wiring.temperature, auxLossWeight: o.auxLossWeight ?? 50 },
+        hyperparameters: { topK: built.wiring.topK, temperature: built.wiring.temperature, auxLossWeight: o.auxLossWeight ?? 50, ...(prefixVocab > 0 ? { prefixTokens: prefixVocab } : {}) },
         metrics,
       },
-      new Map([...gates].map(([p, t]) => [`gate.${p}`, t])),
+      new Map([...[...gates].map(([p, t]) => [`gate.${p}`, t] as const), ...[...prefixGates].map(([p, t]) => [`prefix_gate.${p}`, t] as const)]),
     );
-    return { status: result.status, artifact, gates, losses: result.losses, ...(evaluation ? { evaluation } : {}) };
+    return { status: result.status, artifact, gates, prefixGates, losses: result.losses, ...(evaluation ? { evaluation } : {}) };
   } finally {
     await step.dispose();
     await evalStep.dispose();
@@ -316,11 +341,12 @@ async function evaluateGates(
   evalStep: CompiledGraph,
   wiring: MeteoraWiring,
   rows: readonly TaskLabelledSequence[],
-  experts: Record<string, KernelTensor>,
-  gates: ReadonlyMap<string, HostTensor>,
+  /** Expert and gate feeds. */
+  fixed: Record<string, KernelTensor>,
   seqLen: number,
   padId: number,
   batchSize: number,
+  prefixVocab: number,
 ): Promise<GateEvaluation> {
   const n = wiring.experts;
   const records = wiring.gateRecords;
@@ -332,8 +358,7 @@ async function evaluateGates(
   let batches = 0;
   for (let start = 0; start < rows.length; start += batchSize) {
     const batch = collateLabelled(rows.slice(start, start + batchSize), seqLen, padId);
-    const all: Record<string, KernelTensor> = { ...batchFeeds(batch), ...experts };
-    for (const [p, t] of gates) all[meteoraNames.gate(p)] = tensorData('float32', [...t.shape], t.data);
+    const all: Record<string, KernelTensor> = { ...batchFeeds(batch, prefixVocab), ...fixed };
     const out = await evalStep.run(pick(all, evalStep.inputNames));
     lmSum += Number(out.lm_loss!.data[0]);
     gateSum += Number(out.gate_loss!.data[0]);
@@ -382,9 +407,17 @@ export function meteoraGatesOf(artifact: RouterArtifact): Map<string, HostTensor
   return new Map(artifact.manifest.targets.map((p) => [p, artifact.tensors.get(`gate.${p}`)!]));
 }
 
-/** Feeds for the gates of a MeteoRA graph. */
-export function meteoraGateFeeds(gates: ReadonlyMap<string, HostTensor>): Record<string, KernelTensor> {
+/** Prefix-gate tensors (W_p per module) of a MeteoRA artifact trained with `prefixGate` (else empty). */
+export function meteoraPrefixGatesOf(artifact: RouterArtifact): Map<string, HostTensor> {
+  if (artifact.manifest.kind !== 'meteora') throw new PeftCoreError('INVALID_ARGUMENT', `expected a MeteoRA artifact, got ${artifact.manifest.kind}`);
+  if (!artifact.manifest.hyperparameters.prefixTokens) return new Map();
+  return new Map(artifact.manifest.targets.map((p) => [p, artifact.tensors.get(`prefix_gate.${p}`)!]));
+}
+
+/** Feeds for the gates (and prefix gates, when given) of a MeteoRA graph. */
+export function meteoraGateFeeds(gates: ReadonlyMap<string, HostTensor>, prefixGates: ReadonlyMap<string, HostTensor> = new Map()): Record<string, KernelTensor> {
   const feeds: Record<string, KernelTensor> = {};
   for (const [p, t] of gates) feeds[meteoraNames.gate(p)] = tensorData('float32', [...t.shape], t.data);
+  for (const [p, t] of prefixGates) feeds[meteoraNames.prefixGate(p)] = tensorData('float32', [...t.shape], t.data);
   return feeds;
 }

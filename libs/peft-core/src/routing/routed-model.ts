@@ -24,13 +24,13 @@ import { declareDecoderParams } from '../model/decoder-params';
 import type { GenerateOptions, GenerationResult } from '../model/generation';
 import { KvCache } from '../model/kv-cache';
 import { loraTargetsOf } from '../model/lora-inputs';
-import { declareMeteora, meteoraExpertFeeds } from '../model/meteora-wiring';
+import { declareMeteora, meteoraExpertFeeds, meteoraNames, prefixTokenFeature } from '../model/meteora-wiring';
 import { checkSamplingOptions, sampleToken, type SamplingOptions } from '../model/sampling';
 import { declareXCross, xcrossAdapterFeeds, xcrossNames } from '../model/xcross-wiring';
 import { hostTensor, type HostTensor } from '../tensor/host-tensor';
 import { Rng } from '../util/rng';
 import { declareFlyLora, flyLoraFeeds, flyLoraFromArtifact, type FlyLoraAdapter } from './flylora';
-import { meteoraGateFeeds, meteoraGatesOf } from './meteora-train';
+import { meteoraGateFeeds, meteoraGatesOf, meteoraPrefixGatesOf } from './meteora-train';
 import type { RouterArtifact, RouterKind } from './router-artifact';
 
 export interface RoutedModelOptions {
@@ -126,7 +126,9 @@ export class RoutedModel {
     }
     if (m.kind === 'meteora') {
       this.streams = 1;
-      this.fixedFeeds = { ...meteoraExpertFeeds(config, targets, experts), ...meteoraGateFeeds(meteoraGatesOf(artifact)) };
+      const V = m.hyperparameters.prefixTokens;
+      if (V !== undefined && V !== config.vocabSize) throw new PeftCoreError('ADAPTER_INCOMPATIBLE', `the MeteoRA router's prefix gate covers ${V} tokens; this base has a vocabulary of ${config.vocabSize}`);
+      this.fixedFeeds = { ...meteoraExpertFeeds(config, targets, experts), ...meteoraGateFeeds(meteoraGatesOf(artifact), meteoraPrefixGatesOf(artifact)) };
       this.staticStats = {};
       return;
     }
@@ -170,7 +172,8 @@ export class RoutedModel {
     this.checkTokens(tokens);
     const session = await this.session('forward');
     const rows = this.expand(tokens.map((r) => [...r]));
-    const out = await session.run(this.pick(session, { ...this.fixedFeeds, ...stepFeeds({ tokens: rows }) }), [OUT.logits]);
+    // Each row is taken as a prompt handed at once (as generate's prefill takes it).
+    const out = await session.run(this.pick(session, { ...this.fixedFeeds, ...this.prefixFeeds(rows, { promptLengths: rows.map((r) => r.length) }), ...stepFeeds({ tokens: rows }) }), [OUT.logits]);
     const logits = out[OUT.logits]!;
     return hostTensor([...logits.shape] as number[], logits.data as Float32Array);
   }
@@ -207,6 +210,8 @@ export class RoutedModel {
     let keyPadding = padded.keyPadding;
     let step = { tokens: padded.tokens, positions: padded.positions };
     const statOutputs = this.statOutputs();
+    // Tokens each request has seen so far (MeteoRA's prefix gate feature; padding excluded).
+    const seen = prompts.map(() => new Set<number>());
 
     for (let n = 0; n < options.maxNewTokens; n++) {
       const seq = step.tokens[0]!.length;
@@ -214,6 +219,12 @@ export class RoutedModel {
         this.pick(session, {
           ...this.fixedFeeds,
           ...cache.feeds(),
+          ...this.prefixFeeds(step.tokens, {
+            real: keyPadding.map((r) => r.slice(-seq)),
+            seen: rows.map((row) => seen[row]!),
+            // The first step is the whole (left-padded) prompt.
+            ...(n === 0 ? { promptLengths: step.tokens.map(() => seq) } : {}),
+          }),
           ...stepFeeds({ tokens: this.expand(step.tokens), positions: this.expand(step.positions), pastLength: cache.length, keyPadding: this.expand(keyPadding), withKeySlots: true }),
         }),
       );
@@ -254,6 +265,13 @@ export class RoutedModel {
       };
     }
     return finish();
+  }
+
+  /** The prefix-token feature when the router's gates use it (else nothing). */
+  private prefixFeeds(tokens: readonly (readonly number[])[], o: Parameters<typeof prefixTokenFeature>[2]): Record<string, KernelTensor> {
+    const m = this.artifact.manifest;
+    if (m.kind !== 'meteora' || m.hyperparameters.prefixTokens === undefined) return {};
+    return { [meteoraNames.prefix]: prefixTokenFeature(tokens, m.hyperparameters.prefixTokens, o) };
   }
 
   /** Releases the compiled sessions (they compile again on next use). */
@@ -322,7 +340,12 @@ export class RoutedModel {
     const stats: Array<[string, Value]> = [];
     let out;
     if (m.kind === 'meteora') {
-      const { wiring } = declareMeteora(g, config, targets, { experts: m.experts.length, topK: m.hyperparameters.topK, temperature: m.hyperparameters.temperature });
+      const { wiring } = declareMeteora(g, config, targets, {
+        experts: m.experts.length,
+        topK: m.hyperparameters.topK,
+        temperature: m.hyperparameters.temperature,
+        ...(m.hyperparameters.prefixTokens !== undefined ? { prefixTokens: m.hyperparameters.prefixTokens } : {}),
+      });
       out = buildDecoderForward(g, config, params, inputs, wiring, { logits: decode ? 'last' : 'all' });
       const weights = wiring.gateRecords.map((r) => r.weights);
       stats.push([OUT.gateWeight, g.sum(weights)]);

@@ -8,6 +8,7 @@
  *
  * Tensor names per kind (paths are module paths, e.g. model.layers.0.self_attn.q_proj):
  *   meteora  gate.<path>              [N, in]       N = number of experts
+ *            prefix_gate.<path>       [N, V]        with hyperparameters.prefixTokens = V
  *   flylora  <path>.A [r, in], <path>.B [out, r], <path>.d [r]
  *   xcross   layers.<l>.w_cat [2n(n−1), n·H] for every layer, stream_weights [n]
  *
@@ -34,6 +35,8 @@ export interface MeteoraHyperparameters {
   readonly temperature: number;
   /** λ of the gate loss during training. */
   readonly auxLossWeight: number;
+  /** Vocabulary size of the prefix-token gate feature (meteora-wiring's `prefix`); absent = none. */
+  readonly prefixTokens?: number;
 }
 
 export interface FlyLoraHyperparameters {
@@ -164,6 +167,8 @@ export function validateRouterArtifact(artifact: RouterArtifact): void {
     if (n < 2) throw invalid(`a MeteoRA router needs at least 2 experts, got ${n}`);
     if (m.hyperparameters.topK > n) throw invalid(`topK ${m.hyperparameters.topK} exceeds the ${n} experts`);
     for (const p of m.targets) expected.set(`gate.${p}`, rank2(n));
+    const V = m.hyperparameters.prefixTokens;
+    if (V !== undefined) for (const p of m.targets) expected.set(`prefix_gate.${p}`, (s) => (s.length === 2 && s[0] === n && s[1] === V ? undefined : `[${n}, ${V}]`));
   } else if (m.kind === 'flylora') {
     const { rank, topK, blocks } = m.hyperparameters;
     if (rank % blocks !== 0 || topK > rank / blocks) throw invalid(`rank ${rank} with ${blocks} blocks cannot keep top-${topK} per block`);
@@ -242,11 +247,16 @@ function parseManifest(raw: unknown): RouterManifest {
   };
   switch (o.kind as RouterKind) {
     case 'meteora':
-      expectKeys(['topK', 'temperature', 'auxLossWeight']);
+      expectKeys(['topK', 'temperature', 'auxLossWeight', 'prefixTokens']);
       return canonicalManifest({
         ...common,
         kind: 'meteora',
-        hyperparameters: { topK: num('topK', posInt, 'a positive integer'), temperature: num('temperature', positive, 'positive'), auxLossWeight: num('auxLossWeight', nonNeg, 'non-negative') },
+        hyperparameters: {
+          topK: num('topK', posInt, 'a positive integer'),
+          temperature: num('temperature', positive, 'positive'),
+          auxLossWeight: num('auxLossWeight', nonNeg, 'non-negative'),
+          ...(hp.prefixTokens !== undefined ? { prefixTokens: num('prefixTokens', posInt, 'a positive integer') } : {}),
+        },
       });
     case 'flylora':
       expectKeys(['rank', 'topK', 'alpha', 'blocks']);
@@ -273,8 +283,8 @@ function canonicalManifest(m: RouterManifest): RouterManifest {
   const tail = { metrics, tensorsSha256: m.tensorsSha256 };
   switch (m.kind) {
     case 'meteora': {
-      const { topK, temperature, auxLossWeight } = m.hyperparameters;
-      return { ...head, kind: 'meteora', hyperparameters: { topK, temperature, auxLossWeight }, ...tail };
+      const { topK, temperature, auxLossWeight, prefixTokens } = m.hyperparameters;
+      return { ...head, kind: 'meteora', hyperparameters: { topK, temperature, auxLossWeight, ...(prefixTokens !== undefined ? { prefixTokens } : {}) }, ...tail };
     }
     case 'flylora': {
       const { rank, topK, alpha, blocks } = m.hyperparameters;

@@ -20,7 +20,9 @@ import type { HostTensor } from '../tensor/host-tensor';
 import { tokenizeExample, type TextTokenizer, type TrainingExample } from '../train/data';
 import { Rng } from '../util/rng';
 import { sampleComposite, type CompositeExample } from '../world/composite';
+import { CORPUS_ANSWER_SEPARATOR, CORPUS_MARKERS } from '../world/corpus';
 import { compositeRecord, taskRecord } from '../world/dataset';
+import { ANSWER_PREFIX } from '../world/task';
 import { generateSplit } from '../world/split';
 import type { WorldTask } from '../world/task';
 import { createFlyLora, flyLoraArtifact, mergeFlyLoraAdapters, trainFlyLora, type FlyLoraAdapter } from './flylora';
@@ -39,6 +41,10 @@ export interface RouterTrainingHyperparameters {
   readonly topK?: number;
   readonly temperature?: number;
   readonly auxLossWeight?: number;
+  /** MeteoRA: gates also see which tokens occurred so far (meteora-wiring's prefix feature). */
+  readonly prefixGate?: boolean;
+  /** MeteoRA: the expert that owns positions whose prefix several tasks share (default none: no gate target there). */
+  readonly ambiguousExpert?: number;
   /** FlyLoRA (defaults 32 / 8 / 64, the reference setting). */
   readonly flyRank?: number;
   readonly flyTopK?: number;
@@ -123,8 +129,9 @@ export async function trainRouter(o: TrainRouterOptions): Promise<TrainRouterRes
       held.push(...labelled.slice(labelled.length - keep));
     });
     train.push(...(o.data.composite ?? []));
-    // Positions whose prefix several tasks share carry no task signal: no gate target there.
-    const masked = maskAmbiguousGateLabels([...train, ...held]);
+    // Without the prefix feature, positions whose prefix several tasks share carry no task
+    // signal: no gate target there. With it, prompt positions see the whole prompt (marker included).
+    const masked = h.prefixGate ? [...train, ...held] : maskAmbiguousGateLabels([...train, ...held], h.ambiguousExpert ?? -1);
     const result = await trainMeteoraGates({
       ...common,
       experts: o.experts,
@@ -135,6 +142,7 @@ export async function trainRouter(o: TrainRouterOptions): Promise<TrainRouterRes
       ...(h.topK !== undefined ? { topK: h.topK } : {}),
       ...(h.temperature !== undefined ? { temperature: h.temperature } : {}),
       ...(h.auxLossWeight !== undefined ? { auxLossWeight: h.auxLossWeight } : {}),
+      ...(h.prefixGate !== undefined ? { prefixGate: h.prefixGate } : {}),
       onProgress: report('gates', 0, h.steps),
     });
     return {
@@ -205,6 +213,13 @@ export interface WorldRouterDataOptions {
   readonly heldOut?: number;
   /** Seed of the composite draws. */
   readonly seed?: number;
+  /**
+   * Adds a list-format expert after the tasks' (expert index tasks.length): its own examples are
+   * the base corpus's copy questions (CORPUS_MARKERS, "Q: @ word\nA: word"), and in composites it
+   * owns every "k. " line start (labelComposite's `formatExpert`), so a router writes the
+   * numbering with it and each answer with its task's expert.
+   */
+  readonly formatExpert?: boolean;
 }
 
 /** Router training data from evaluation-world tasks (task i = expert i). */
@@ -214,12 +229,26 @@ export function worldRouterData(tokenizer: TextTokenizer, tasks: readonly WorldT
     const split = generateSplit(task, { seed: o.splitSeed, train: Math.min(o.examplesPerTask, task.inputSpace - heldOut), eval: heldOut });
     return split.train.map((e) => taskRecord(task, e) as TrainingExample);
   });
+  if (o.formatExpert) perTask.push(copyQuestions(new Rng((o.seed ?? 0) ^ 0xc09e), o.examplesPerTask));
   const count = o.compositeExamples ?? 0;
   if (count === 0) return { tasks: perTask };
   const rng = new Rng((o.seed ?? 0) ^ 0xc0ffee);
   const index = new Map(tasks.map((t, i) => [t.id, i]));
-  const composite = Array.from({ length: count }, () => labelComposite(tokenizer, sampleComposite(rng, tasks, 2 + rng.int(Math.min(2, tasks.length - 1))), index));
+  const format = o.formatExpert ? tasks.length : undefined;
+  const composite = Array.from({ length: count }, () => labelComposite(tokenizer, sampleComposite(rng, tasks, 2 + rng.int(Math.min(2, tasks.length - 1))), index, format));
   return { tasks: perTask, composite };
+}
+
+/** Copy questions in the base corpus's format and markers (the list-format expert's own task). */
+function copyQuestions(rng: Rng, count: number): TrainingExample[] {
+  const letters = 'abcdefghijklmnopqrstuvwxyz';
+  return Array.from({ length: count }, () => {
+    const word = rng.uniform() < 0.6;
+    const input = word
+      ? Array.from({ length: 2 + rng.int(11) }, () => letters[rng.int(26)]!).join('')
+      : rng.uniform() < 0.5 ? String(rng.int(1000)) : `${rng.int(100)} ${rng.int(100)}`;
+    return { prompt: `Q: ${word ? CORPUS_MARKERS.copyWord : CORPUS_MARKERS.copyNumbers} ${input}${CORPUS_ANSWER_SEPARATOR}`, completion: ` ${input}` };
+  });
 }
 
 /**
@@ -227,7 +256,7 @@ export function worldRouterData(tokenizer: TextTokenizer, tasks: readonly WorldT
  * line k (with its "k. " number) belongs to task k; "Q: " and "A:" to the first task. Labels are
  * per token through the character each token starts at (tokens are found by decoding prefixes).
  */
-export function labelComposite(tokenizer: TextTokenizer, composite: CompositeExample, taskIndex: ReadonlyMap<string, number>): TaskLabelledSequence {
+export function labelComposite(tokenizer: TextTokenizer, composite: CompositeExample, taskIndex: ReadonlyMap<string, number>, formatExpert?: number): TaskLabelledSequence {
   const record = compositeRecord(composite) as { prompt: string; completion: string };
   const { ids, lossMask } = tokenizeExample(tokenizer, record);
   const text = record.prompt + record.completion;
@@ -244,6 +273,13 @@ export function labelComposite(tokenizer: TextTokenizer, composite: CompositeExa
   };
   assign(0, answerStart);
   assign(answerStart, text.length);
+  if (formatExpert !== undefined) {
+    // The format expert writes what no task expert learned: every "k. " line start, the "A:"
+    // line and the space that opens the answer. From each marker on, a line is its task's.
+    for (const m of text.matchAll(/(^|\n|: )(\d+\. )/g)) charTask.fill(formatExpert, m.index + m[1]!.length, m.index + m[0].length);
+    charTask.fill(formatExpert, record.prompt.lastIndexOf('\n') + 1, answerStart + ANSWER_PREFIX.length);
+    charTask.fill(formatExpert, 0, text.indexOf(' ') + 1); // "Q: ", before any marker
+  }
   // Map tokens to characters: decode growing prefixes (specials like BOS/EOS decode to nothing).
   const taskLabels: number[] = [];
   let previous = 0;

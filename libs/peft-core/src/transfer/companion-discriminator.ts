@@ -97,6 +97,8 @@ export async function trainCompanionDiscriminator(input: CompanionDiscriminatorI
         ...o.generation,
         separator,
         shots: o.shots ?? 5,
+        // Negatives need not be well-formed: a continuation that never reaches the prompt end is kept as written.
+        requirePromptEnd: false,
         ...(input.signal ? { signal: input.signal } : {}),
         onBatch: (kept, total) => input.onProgress?.('synthesize', kept, total),
       },

@@ -14,6 +14,19 @@ export interface SyntheticPromptOptions {
   readonly shots?: number;
   /** Between examples and at the end of a generated prompt (default "\n"). */
   readonly separator?: string;
+  /**
+   * The text every prompt ends with (e.g. the world's "\nA:", a chat template's assistant tag): a
+   * candidate ends right after it, and one without it is dropped. Default `promptEndOf(seeds)`;
+   * null: none (a candidate ends at the separator only).
+   */
+  readonly promptEnd?: string | null;
+  /** false: a candidate without the prompt end is kept as written (a negative example for the discriminator). Default true. */
+  readonly requirePromptEnd?: boolean;
+  /**
+   * Text every candidate starts with, appended to the few-shot context before generating (the
+   * world's "Q: <marker> "). Default `promptStartOf(seeds)`; null: none.
+   */
+  readonly promptStart?: string | null;
   /** Sampling temperature (default 1: diverse candidates; the discriminator filters them). */
   readonly temperature?: number;
   readonly topK?: number;
@@ -51,7 +64,53 @@ export interface SyntheticPrompts {
   readonly droppedDuplicate: number;
   /** Kept prompts that hit maxNewTokens before the separator (possibly cut short). */
   readonly truncated: number;
+  /** Candidates without the prompt end (when one applies): not prompts of the seeds' form. */
+  readonly droppedNoEnd: number;
+  /** The prompt end used, if any. */
+  readonly promptEnd?: string;
+  /** The prompt start every generation was primed with, if any. */
+  readonly promptStart?: string;
   readonly aborted: boolean;
+}
+
+/**
+ * The end all seeds share, when it is a template line: the longest common suffix, from its last line
+ * break that is followed by non-space text ("…\nA:" → "\nA:"). [inferred] A model continuing a
+ * few-shot list of such prompts often goes on to ANSWER after it ("Q: % ab\nA: 2"); cutting there
+ * keeps candidates in the seeds' form. Undefined for single-line seeds (the separator ends them).
+ */
+export function promptEndOf(seeds: readonly string[]): string | undefined {
+  if (seeds.length < 2) return undefined;
+  let suffix = seeds[0]!;
+  for (const s of seeds.slice(1)) {
+    let k = 0;
+    while (k < suffix.length && k < s.length && suffix[suffix.length - 1 - k] === s[s.length - 1 - k]) k++;
+    suffix = suffix.slice(suffix.length - k);
+  }
+  for (let i = suffix.lastIndexOf('\n'); i >= 0; i = suffix.lastIndexOf('\n', i - 1)) {
+    if (suffix.slice(i + 1).trim() !== '') return suffix.slice(i);
+    if (i === 0) break;
+  }
+  return undefined;
+}
+
+/**
+ * The start all seeds share, up to and including its last whitespace (so a word is never split):
+ * "Q: % abc\nA:", "Q: % de\nA:" → "Q: % ". [inferred] Priming each generation with it keeps a small
+ * base on the task's form (its marker) where the bare few-shot list does not. Undefined when
+ * shorter than 2 characters or for fewer than 2 seeds.
+ */
+export function promptStartOf(seeds: readonly string[]): string | undefined {
+  if (seeds.length < 2) return undefined;
+  let prefix = seeds[0]!;
+  for (const s of seeds.slice(1)) {
+    let k = 0;
+    while (k < prefix.length && k < s.length && prefix[k] === s[k]) k++;
+    prefix = prefix.slice(0, k);
+  }
+  const cut = Math.max(prefix.lastIndexOf(' '), prefix.lastIndexOf('\n'), prefix.lastIndexOf('\t'));
+  const start = prefix.slice(0, cut + 1);
+  return start.trim().length >= 2 ? start : undefined;
 }
 
 /** The few-shot context: `shots` seeds drawn without replacement, each followed by the separator. */
@@ -77,16 +136,22 @@ export async function generateSyntheticPrompts(input: SyntheticPromptsInput): Pr
   const batchSize = o.batchSize ?? 16;
   const maxGenerations = o.maxGenerations ?? 4 * n;
   const eos = tokenizer.eosTokenId as number;
+  const promptEnd = o.promptEnd === null ? undefined : (o.promptEnd ?? promptEndOf(seeds));
+  const requireEnd = o.requirePromptEnd ?? true;
+  const promptStart = o.promptStart === null ? '' : (o.promptStart ?? promptStartOf(seeds) ?? '');
+  const tailTokens = Math.max(8, (promptEnd?.length ?? 0) + 2);
   const seen = new Set(seeds.map((s) => s.trim()));
   const prompts: string[] = [];
   let generations = 0;
   let droppedEmpty = 0;
   let droppedDuplicate = 0;
   let truncated = 0;
+  let droppedNoEnd = 0;
+  const done = (aborted: boolean): SyntheticPrompts => ({ prompts, generations, droppedEmpty, droppedDuplicate, truncated, droppedNoEnd, ...(promptEnd !== undefined ? { promptEnd } : {}), ...(promptStart !== '' ? { promptStart } : {}), aborted });
   while (prompts.length < n && generations < maxGenerations) {
-    if (o.signal?.aborted) return { prompts, generations, droppedEmpty, droppedDuplicate, truncated, aborted: true };
+    if (o.signal?.aborted) return done(true);
     const rows = Math.min(batchSize, maxGenerations - generations);
-    const contexts = Array.from({ length: rows }, () => encodePrompt(tokenizer, fewShotContext(seeds, shots, separator, rng)));
+    const contexts = Array.from({ length: rows }, () => encodePrompt(tokenizer, fewShotContext(seeds, shots, separator, rng) + promptStart));
     const samplerSeed = rng.int(2 ** 31);
     const out = await model.generate(contexts, {
       maxNewTokens: o.maxNewTokens ?? 48,
@@ -97,25 +162,36 @@ export async function generateSyntheticPrompts(input: SyntheticPromptsInput): Pr
       stopTokenIds: [eos],
       padTokenId: eos,
       // Decoding the tail each step is cheap at these lengths and handles separators split across tokens.
-      shouldStop: (_row, generated) => tokenizer.decode(generated.slice(-8), { skipSpecialTokens: true }).includes(separator),
+      shouldStop: (_row, generated) => {
+        const tail = tokenizer.decode(generated.slice(-tailTokens), { skipSpecialTokens: true });
+        return tail.includes(separator) || (promptEnd !== undefined && tail.includes(promptEnd));
+      },
       ...(adapter !== undefined ? { lora: adapter } : {}),
     });
     generations += rows;
     for (const r of out) {
-      const text = tokenizer.decode(r.tokens, { skipSpecialTokens: true });
+      const text = promptStart + tokenizer.decode(r.tokens, { skipSpecialTokens: true });
       const cut = text.indexOf(separator);
-      const candidate = (cut >= 0 ? text.slice(0, cut) : text).trim();
-      if (candidate.length === 0) {
+      let candidate = (cut >= 0 ? text.slice(0, cut) : text).trim();
+      if (promptEnd !== undefined) {
+        const end = text.indexOf(promptEnd);
+        // The prompt ends with promptEnd; what follows (an answer, the next example) is not part of it.
+        if (end >= 0 && (cut < 0 || end < cut)) candidate = text.slice(0, end + promptEnd.length).trimStart();
+        else if (requireEnd) candidate = '';
+      }
+      if (candidate.length === 0 && promptEnd !== undefined && text.trim() !== '' && requireEnd) {
+        droppedNoEnd++;
+      } else if (candidate.length === 0) {
         droppedEmpty++;
       } else if (seen.has(candidate)) {
         droppedDuplicate++;
       } else if (prompts.length < n) {
         seen.add(candidate);
         prompts.push(candidate);
-        if (r.finishReason === 'length' && cut < 0) truncated++;
+        if (r.finishReason === 'length' && cut < 0 && promptEnd === undefined) truncated++;
       }
     }
     o.onBatch?.(prompts.length, n);
   }
-  return { prompts, generations, droppedEmpty, droppedDuplicate, truncated, aborted: false };
+  return done(false);
 }

@@ -69,7 +69,7 @@ export interface TransferInput {
 }
 
 export interface TransferStats {
-  readonly generate: { readonly requested: number; readonly generated: number; readonly generations: number; readonly droppedEmpty: number; readonly droppedDuplicate: number; readonly truncated: number };
+  readonly generate: { readonly requested: number; readonly generated: number; readonly generations: number; readonly droppedEmpty: number; readonly droppedDuplicate: number; readonly droppedNoEnd: number; readonly truncated: number; readonly promptEnd?: string };
   readonly filter: { readonly filtered: boolean; readonly candidates: number; readonly accepted: number; readonly acceptanceRate: number; readonly threshold?: number; readonly meanScore?: number };
   readonly answer: { readonly prompts: number; readonly answered: number; readonly droppedEmpty: number; readonly droppedTruncated: number };
   readonly train: { readonly examples: number; readonly steps: number; readonly losses: readonly number[] };
@@ -249,7 +249,9 @@ export async function buildDistillationSet(input: Omit<TransferInput, 'options'>
         generations: synthetic.generations,
         droppedEmpty: synthetic.droppedEmpty,
         droppedDuplicate: synthetic.droppedDuplicate,
+        droppedNoEnd: synthetic.droppedNoEnd,
         truncated: synthetic.truncated,
+        ...(synthetic.promptEnd !== undefined ? { promptEnd: synthetic.promptEnd } : {}),
       },
       filter: filterStats,
       answer: { prompts: accepted.length, answered: examples.length, droppedEmpty, droppedTruncated },

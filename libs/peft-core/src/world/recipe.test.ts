@@ -56,8 +56,8 @@ test('both variants validate; full covers every world task (≥ 12), small is a 
 test('validation names what is wrong', () => {
   rejects({ ...SMALL_WORLD_RECIPE, tasks: ['reverse-word', 'no-such-task'] }, /unknown task 'no-such-task'/);
   rejects({ ...SMALL_WORLD_RECIPE, tasks: ['parity', 'parity'] }, /repeat/);
-  // multiply-digit has 800 distinct inputs: 790 held out leave 10 to train on, fewer than a batch.
-  rejects({ ...FULL_WORLD_RECIPE, tasks: ['multiply-digit'], evaluation: { ...FULL_WORLD_RECIPE.evaluation, examples: 790 } }, /multiply-digit: 10 training examples \(of 800 inputs, 790 held out\) are fewer than lora\.batchSize 32/);
+  // parity has 1000 distinct inputs: 990 held out leave 10 to train on, fewer than a batch.
+  rejects({ ...FULL_WORLD_RECIPE, tasks: ['parity'], evaluation: { ...FULL_WORLD_RECIPE.evaluation, examples: 990 } }, /parity: 10 training examples \(of 1000 inputs, 990 held out\) are fewer than lora\.batchSize 32/);
   rejects({ ...SMALL_WORLD_RECIPE, pretrain: { ...SMALL_WORLD_RECIPE.pretrain, maxSeqLen: 256 } }, /maxSeqLen 256 exceeds the context 128/);
   rejects({ ...SMALL_WORLD_RECIPE, base: { ...SMALL_WORLD_RECIPE.base, numHeads: 3 } }, /not a multiple of numHeads 3/);
   rejects({ ...SMALL_WORLD_RECIPE, lora: { ...SMALL_WORLD_RECIPE.lora, lr: 0 } }, /lora\.lr must be positive/);

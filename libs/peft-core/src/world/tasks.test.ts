@@ -196,6 +196,7 @@ describe('world task registry', () => {
       ['rot13', 'hello', 'uryyb'],
       ['digits-to-words', '305', 'three zero five'],
       ['multiply-digit', '99 9', '891'],
+      ['multiply-digit', '999 9', '8991'],
       ['remove-vowels', 'banana', 'bnn'],
       ['first-last-letter', 'kayak', 'kk'],
       ['parity', '0', 'even'],

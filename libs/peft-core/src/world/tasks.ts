@@ -19,7 +19,7 @@ const BELOW_100 = '(?:0|[1-9]\\d?)';
 const BELOW_1000 = '(?:0|[1-9]\\d{0,2})';
 const NUMBER_BELOW_1000 = new RegExp(`^${BELOW_1000}$`);
 const PAIR_BELOW_100 = new RegExp(`^(${BELOW_100}) (${BELOW_100})$`);
-const NUMBER_AND_DIGIT = new RegExp(`^(${BELOW_100}) ([2-9])$`);
+const NUMBER_AND_DIGIT = new RegExp(`^(${BELOW_1000}) ([2-9])$`);
 
 function wordPattern(minLength: number, maxLength: number): RegExp {
   return new RegExp(`^[a-z]{${minLength},${maxLength}}$`);
@@ -278,15 +278,19 @@ export const WORLD_TASKS: readonly WorldTask[] = [
     marker: '<',
     descriptions: [
       'Multiply a number by a single digit.',
-      'Compute the product of a two-digit number and a digit from 2 to 9.',
+      'Compute the product of a number below one thousand and a digit from 2 to 9.',
       'Scale the first value by the second and give the result.',
     ],
     heldOutDescriptions: [
       'What is the number times the digit?',
       'Find how much the first number is when taken several times over.',
     ],
-    inputSpace: 100 * 8,
-    sampleInput: (rng) => `${rng.int(100)} ${randomInt(rng, 2, 9)}`,
+    // Operands up to 999, not 99: with a < 100 only 800 inputs exist, 700 after the held-out
+    // 100, and a LoRA fits those exactly (train loss 0.002) while scoring 35–38 % on the held-out
+    // ones; 7900 examples of the wider task gave 75 % after 2000 steps and still falling
+    // (tools/world/README.md, round 4). The answer stays most significant digit first.
+    inputSpace: 1000 * 8,
+    sampleInput: (rng) => `${rng.int(1000)} ${randomInt(rng, 2, 9)}`,
     accepts: (input) => NUMBER_AND_DIGIT.test(input),
     answer: (input) => {
       const [a, d] = numberPair(NUMBER_AND_DIGIT, input);

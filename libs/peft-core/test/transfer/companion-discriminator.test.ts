@@ -11,6 +11,7 @@ import { PeftCoreError } from '../../src/errors';
 import { randomCheckpoint } from '../../src/testing/random-model';
 import { Trainer } from '../../src/train/trainer';
 import { fewShotSeparator, trainCompanionDiscriminator } from '../../src/transfer/companion-discriminator';
+import { promptEndOf, promptStartOf } from '../../src/transfer/synthetic-prompts';
 import { taskExamples, taskTokenizer, tinyConfig } from './fixtures';
 
 describe('fewShotSeparator', () => {
@@ -19,6 +20,22 @@ describe('fewShotSeparator', () => {
     assert.equal(fewShotSeparator(['Q: % abc\nA:', 'Q: % de\nA:']), '\n\n');
     assert.equal(fewShotSeparator(['one\n\ntwo']), '\n###\n');
     assert.throws(() => fewShotSeparator(['\n', '\n\n', '\n###\n', '\n<|example|>\n']), (e: unknown) => e instanceof PeftCoreError && e.code === 'INVALID_ARGUMENT');
+  });
+});
+
+describe('promptEndOf', () => {
+  it('is the template line every seed ends with, or nothing for one-line seeds', () => {
+    assert.equal(promptEndOf(['Q: % abc\nA:', 'Q: % de\nA:', 'Q: % fgh\nA:']), '\nA:');
+    assert.equal(promptEndOf(['<|user|>\nhi\n<|assistant|>\n', '<|user|>\nho\n<|assistant|>\n']), '\n<|assistant|>\n');
+    assert.equal(promptEndOf(['a c b ?', 'b b a ?']), undefined);
+    assert.equal(promptEndOf(['Q: % abc\nA:']), undefined, 'one seed shows no shared form');
+  });
+
+  it('promptStartOf: the shared start up to a whitespace, never half a word', () => {
+    assert.equal(promptStartOf(['Q: % abc\nA:', 'Q: % abd\nA:']), 'Q: % ');
+    assert.equal(promptStartOf(['Translate: cat', 'Translate: car']), 'Translate: ');
+    assert.equal(promptStartOf(['a c b ?', 'a b b ?']), undefined, 'a one-letter start is too short to prime with');
+    assert.equal(promptStartOf(['abc', 'abd']), undefined);
   });
 });
 

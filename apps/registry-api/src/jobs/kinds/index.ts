@@ -12,9 +12,10 @@ import { PretrainKind } from './pretrain.kind';
 import { TrainKind } from './train.kind';
 import { TransferKind } from './transfer.kind';
 import { TrainRouterKind } from './train-router.kind';
+import { TrainRetrieverKind } from './train-retriever.kind';
 
 /** One class per kind; submittable kinds are listed to clients in this order. */
-export const JOB_KIND_HANDLERS: ReadonlyArray<Type<AnyJobKindHandler>> = [TrainKind, PretrainKind, EvaluateKind, EmbedKind, TransferKind, TrainRouterKind];
+export const JOB_KIND_HANDLERS: ReadonlyArray<Type<AnyJobKindHandler>> = [TrainKind, PretrainKind, EvaluateKind, EmbedKind, TransferKind, TrainRouterKind, TrainRetrieverKind];
 
 /** What JobsModule provides: the shared input look-ups, every handler, and the registry of them. */
 export const JOB_KIND_PROVIDERS: Provider[] = [
