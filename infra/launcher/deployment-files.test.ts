@@ -64,8 +64,31 @@ describe('deployment files', () => {
     const lock = JSON.parse(readFileSync(join(infra, '..', 'package-lock.json'), 'utf8')) as { packages: Record<string, unknown> };
     const workspaces = Object.keys(lock.packages).filter((p) => /^(libs|apps)\/[^/]+$/.test(p));
     for (const workspace of workspaces) {
-      if (workspace === 'apps/console') continue;
       assert.ok(dockerfile.includes(`COPY ${workspace}/package.json ${workspace}/`), `Dockerfile misses ${workspace}/package.json`);
     }
+  });
+
+  it('compiles every library and service the lock file knows, libraries first', () => {
+    const lock = JSON.parse(readFileSync(join(infra, '..', 'package-lock.json'), 'utf8')) as { packages: Record<string, unknown> };
+    const loop = /for pkg in ([^;]+); do/.exec(dockerfile);
+    assert.ok(loop, 'the build stage compiles packages in a `for pkg in …` loop');
+    const compiled = loop[1]!.trim().split(/\s+/);
+    const expected = Object.keys(lock.packages).filter((p) => /^(libs|apps)\/[^/]+$/.test(p) && p !== 'apps/console');
+    assert.deepEqual([...compiled].sort(), [...expected].sort());
+    const firstApp = compiled.findIndex((p) => p.startsWith('apps/'));
+    assert.ok(compiled.slice(firstApp).every((p) => p.startsWith('apps/')), `libraries are compiled before services: ${compiled.join(' ')}`);
+  });
+
+  it('builds the console in its own stage and ships its dist/ where registry-api serves it from', () => {
+    const stage = /^FROM deps AS console$([\s\S]*?)^FROM /m.exec(dockerfile);
+    assert.ok(stage, 'a `console` stage built from deps');
+    assert.match(stage[1]!, /^COPY apps\/console apps\/console$/m);
+    assert.match(stage[1]!, /npm run build -w apps\/console/);
+    const runtime = /^FROM \S+ AS runtime$([\s\S]*?)^FROM /m.exec(dockerfile);
+    assert.ok(runtime, 'a runtime stage');
+    assert.match(runtime[1]!, /^COPY --from=console \/app\/apps\/console\/dist apps\/console\/dist$/m);
+    // registry-api's console-options.ts looks for apps/console/dist relative to apps/registry-api/dist.
+    const options = readFileSync(join(infra, '..', 'apps', 'registry-api', 'src', 'console', 'console-options.ts'), 'utf8');
+    assert.match(options, /'\.\.\/\.\.\/\.\.\/\.\.\/console\/dist'/);
   });
 });

@@ -98,6 +98,21 @@ describe('router: learned routers by name', () => {
     assert.ok((chunks.at(-1)!.routing as { gate?: unknown }).gate !== undefined);
   });
 
+  it('routed batches count in the batch histograms: occupancy and the router\'s experts per step', async () => {
+    const metric = async (name: string): Promise<number> => {
+      const line = (await (await fetch(`${router.url}/metrics`)).text()).split('\n').find((l) => l.startsWith(`${name} `));
+      return line === undefined ? 0 : Number(line.slice(name.length + 1));
+    };
+    const [steps0, rows0, experts0] = [await metric('palette_router_batch_occupancy_count'), await metric('palette_router_batch_occupancy_sum'), await metric('palette_router_batch_distinct_adapters_sum')];
+    const res = await postJson(`${router.url}/v1/completions`, { model: 'meteora-router', prompt: 'hello world', max_tokens: 4, temperature: 0 });
+    assert.equal(res.status, 200, JSON.stringify(res.body));
+    const steps = (await metric('palette_router_batch_occupancy_count')) - steps0;
+    // One prefill plus one step per further token (a stop token can end it sooner).
+    assert.ok(steps >= 1 && steps <= 4, `steps ${steps}`);
+    assert.equal((await metric('palette_router_batch_occupancy_sum')) - rows0, steps);
+    assert.equal((await metric('palette_router_batch_distinct_adapters_sum')) - experts0, 3 * steps);
+  });
+
   it('lists routers in /v1/models with their base as owner and parent', async () => {
     const res = await fetch(`${router.url}/v1/models`);
     assert.equal(res.status, 200, await res.clone().text());

@@ -15,7 +15,7 @@
  */
 import { adapterFilesSchema, modelFilesSchema, sha256Schema } from './blobs';
 import type { ArtifactResult } from './artifacts';
-import { arrayOf, number, nested, object, oneOf, optional, required, string, withDefault, type Infer } from './validation';
+import { arrayOf, boolean, number, nested, object, oneOf, optional, required, string, withDefault, type Infer } from './validation';
 
 export const ROUTER_STRATEGIES = ['meteora', 'flylora', 'xcross'] as const;
 export type RouterStrategy = (typeof ROUTER_STRATEGIES)[number];
@@ -29,14 +29,20 @@ const WORLD_TASK_PATTERN = /^[a-z0-9]+(?:-[a-z0-9]+)*$/;
 export const trainRouterHyperparametersSchema = object({
   /** Optimizer steps (FlyLoRA: per source task). */
   steps: withDefault(number({ integer: true, min: 1, max: 100_000 }), 200),
-  lr: withDefault(number({ greaterThan: 0, max: 10 }), 1e-2),
+  lr: withDefault(number({ greaterThan: 0, max: 10 }), 2e-2),
   warmupSteps: withDefault(number({ integer: true, min: 0, max: 100_000 }), 0),
   batchSize: withDefault(number({ integer: true, min: 1, max: 1024 }), 16),
   seed: withDefault(number({ integer: true, min: 0, max: 0xffffffff }), 1),
-  /** MeteoRA: experts mixed per token (≤ experts), softmax temperature, λ of the gate loss. */
-  topK: withDefault(number({ integer: true, min: 1, max: MAX_ROUTER_EXPERTS }), 2),
+  /**
+   * MeteoRA: experts mixed per token (≤ experts), softmax temperature, λ of the gate loss. Top-1
+   * by default: with top-2, the softmax halves each expert wherever a gate is unsure, which broke
+   * answers every expert alone gets right (tools/eval-routing/README.md).
+   */
+  topK: withDefault(number({ integer: true, min: 1, max: MAX_ROUTER_EXPERTS }), 1),
   temperature: withDefault(number({ greaterThan: 0, max: 100 }), 1),
   auxLossWeight: withDefault(number({ min: 0, max: 10_000 }), 50),
+  /** MeteoRA: gates also see the prompt's tokens and those generated so far (peft-core meteora-wiring `prefix`). */
+  prefixGate: withDefault(boolean(), true),
   /** FlyLoRA: rank, ranks kept per token (≤ rank), α; the reference setting is 32 / 8 / 64. */
   flyRank: withDefault(number({ integer: true, min: 1, max: 1024 }), 32),
   flyTopK: withDefault(number({ integer: true, min: 1, max: 1024 }), 8),

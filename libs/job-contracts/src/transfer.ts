@@ -39,8 +39,11 @@ const transferBaseSchema = object({
 export const transferHyperparametersSchema = object({
   /** Candidate prompts the target base writes before filtering. */
   candidates: withDefault(number({ integer: true, min: 1, max: 100_000 }), 256),
-  /** Seeds shown per few-shot generation (the paper: 5). */
-  shots: withDefault(number({ integer: true, min: 1, max: 64 }), 5),
+  /**
+   * Seeds shown per few-shot generation (the paper: 5). 0: none, each generation only primed with the
+   * seeds' shared start (tiny bases that never saw a list of prompts stop after one: eval:transfer).
+   */
+  shots: withDefault(number({ integer: true, min: 0, max: 64 }), 5),
   /** Filter with the source adapter's companion discriminator; false: keep every candidate (the unfiltered ablation). */
   filter: withDefault(boolean(), true),
   /** Overrides the discriminator's own threshold. */

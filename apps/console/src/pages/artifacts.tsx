@@ -82,7 +82,9 @@ export function ArtifactsPage() {
               <thead>
                 <tr>
                   <th scope="col">Artifact</th>
-                  <th scope="col">Base</th>
+                  <th scope="col" className="hide-narrow">
+                    Base
+                  </th>
                   <th scope="col">Summary</th>
                   <th scope="col" className="hide-narrow">
                     Files
@@ -100,11 +102,16 @@ export function ArtifactsPage() {
                         {a.name}@v{a.version}
                       </Link>
                       <div className="muted">
-                        {a.kind} · <code>{a.format}</code>
+                        {a.kind}
+                        <span className="show-narrow"> · {a.baseModel?.name ?? 'any base'}</span>
+                        <span className="hide-narrow">
+                          {' '}
+                          · <code>{a.format}</code>
+                        </span>
                       </div>
                       {a.description && <div className="muted clamp">{a.description}</div>}
                     </td>
-                    <td>{a.baseModel ? <Link to={`/base-models/${encodeURIComponent(a.baseModel.name)}`}>{a.baseModel.name}</Link> : <span className="muted">any</span>}</td>
+                    <td className="hide-narrow cell-nowrap">{a.baseModel ? <Link to={`/base-models/${encodeURIComponent(a.baseModel.name)}`}>{a.baseModel.name}</Link> : <span className="muted">any</span>}</td>
                     <td>
                       <ArtifactSummary artifact={a} />
                     </td>

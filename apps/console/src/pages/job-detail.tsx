@@ -11,6 +11,7 @@ import { useAsync } from '../lib/use-async';
 import { jobPercent, ProgressBar } from './jobs';
 
 const LOG_POLL_MS = 2000;
+const TRAINING_KINDS = new Set(['train', 'pretrain', 'transfer', 'train-router', 'train-retriever']);
 const FINAL_EVENTS: Readonly<Record<string, JobStatus>> = { completed: 'succeeded', failed: 'failed', cancelled: 'cancelled' };
 
 /**
@@ -87,6 +88,8 @@ export function JobDetailPage() {
   const lastLoss = p.loss ?? history.findLast((m) => m.loss !== null)?.loss ?? null;
   const lastEvalLoss = p.evalLoss ?? history.findLast((m) => m.evalLoss !== null)?.evalLoss ?? null;
   const canWrite = me.role !== 'reader';
+  // Loss and throughput mean something for kinds that train; an evaluation reports neither.
+  const training = TRAINING_KINDS.has(job.kind) || history.length > 0;
   return (
     <>
       <nav aria-label="Breadcrumb" className="breadcrumb">
@@ -123,18 +126,22 @@ export function JobDetailPage() {
         </div>
         <ProgressBar percent={jobPercent(job)} label="Job progress" />
         <dl className="facts facts-compact">
-          <div>
-            <dt>Loss</dt>
-            <dd>{formatNumber(lastLoss)}</dd>
-          </div>
-          <div>
-            <dt>Eval loss</dt>
-            <dd>{formatNumber(lastEvalLoss)}</dd>
-          </div>
-          <div>
-            <dt>Tokens/s</dt>
-            <dd>{formatNumber(p.tokensPerSecond, 0)}</dd>
-          </div>
+          {training && (
+            <>
+              <div>
+                <dt>Loss</dt>
+                <dd>{formatNumber(lastLoss)}</dd>
+              </div>
+              <div>
+                <dt>Eval loss</dt>
+                <dd>{formatNumber(lastEvalLoss)}</dd>
+              </div>
+              <div>
+                <dt>Tokens/s</dt>
+                <dd>{formatNumber(p.tokensPerSecond, 0)}</dd>
+              </div>
+            </>
+          )}
           <div>
             <dt>ETA</dt>
             <dd>{finished ? '—' : formatDuration(p.etaSeconds)}</dd>
@@ -156,6 +163,16 @@ export function JobDetailPage() {
             </dd>
           </div>
         </dl>
+        {isRecord(job.registered) && isRecord(job.registered.details) && (
+          <dl className="facts facts-compact" aria-label="Registered result">
+            {Object.entries(job.registered.details).map(([k, v]) => (
+              <div key={k}>
+                <dt>{humanizeKey(k)}</dt>
+                <dd>{formatValue(k, v)}</dd>
+              </div>
+            ))}
+          </dl>
+        )}
         <ExtraProgress progress={p} />
         {job.error && (
           <div className="alert alert-error" role="alert">
@@ -164,7 +181,7 @@ export function JobDetailPage() {
           </div>
         )}
       </Panel>
-      {(history.length > 0 || ['train', 'pretrain', 'transfer', 'train-router', 'train-retriever'].includes(job.kind)) && (
+      {training && (
       <Panel title="Loss curve">
         <LineChart
           title={`Training loss of job ${job.id}`}

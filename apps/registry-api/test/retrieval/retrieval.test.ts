@@ -12,60 +12,25 @@ import * as path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import {
   BaseModelTextEncoder,
-  Rng,
   baseModelTextEncoderId,
   encoderLayoutFor,
-  Tokenizer,
   parseModelConfig,
   readPeftAdapter,
-  trainByteLevelBpe,
   trainRetriever,
   writeRetrieverArtifact,
   type LoraWeights,
 } from '@palette/peft-core';
-import { readSafetensors, writeSafetensors, type NamedRawTensor } from '@palette/peft-core/formats/safetensors';
+import { readSafetensors } from '@palette/peft-core/formats/safetensors';
 import { runVectorSearch } from '../../src/catalog/search/vector-search.query';
 import { DatabaseService } from '../../src/database/database.service';
 import { vectorLiteral } from '../../src/database/vectors';
 import { EmbeddingSpacesService } from '../../src/retrieval/embedding-spaces.service';
 import { createTestApp, type TestApp } from '../../src/testing';
-import { TINY_DIMS, adapterConfigJson, buildTinyBaseModel, projectionShape } from '../fixtures/peft-fixtures';
 import { auth, uploadAdapter, uploadBaseModel } from '../helpers/catalog-client';
+import { BASE, TARGETS, TASKS, buildSyntheticWorld, words } from './synthetic-world';
 
-const BASE = 'tiny-llama';
-const TASKS = 4;
 const PER_TASK = 3;
-const R = 4;
-const TARGETS = ['q_proj', 'v_proj'];
-/** Task t's caption words: w(3 + 8t) … w(10 + 8t) of the fixture's word-level vocabulary. */
-const words = (task: number): string[] => Array.from({ length: 8 }, (_, i) => `w${3 + task * 8 + i}`);
-
-const rng = new Rng(11);
-const directions = Array.from({ length: TASKS }, () =>
-  Array.from({ length: TINY_DIMS.layers }, () =>
-    TARGETS.map((m) => {
-      const [out, inn] = projectionShape(m);
-      return { m, A: Float32Array.from({ length: R * inn }, () => rng.normal()), B: Float32Array.from({ length: out * R }, () => rng.normal()) };
-    }),
-  ),
-);
-
-function taskAdapterWeights(task: number): Buffer {
-  const tensors: NamedRawTensor[] = [];
-  directions[task]!.forEach((mods, l) => {
-    for (const d of mods) {
-      const [out, inn] = projectionShape(d.m);
-      const A = Float32Array.from(d.A, (v) => v + 0.3 * rng.normal());
-      const B = Float32Array.from(d.B, (v) => v + 0.3 * rng.normal());
-      tensors.push({ name: `base_model.model.model.layers.${l}.self_attn.${d.m}.lora_A.weight`, dtype: 'F32', shape: [R, inn], data: new Uint8Array(A.buffer) });
-      tensors.push({ name: `base_model.model.model.layers.${l}.self_attn.${d.m}.lora_B.weight`, dtype: 'F32', shape: [out, R], data: new Uint8Array(B.buffer) });
-    }
-  });
-  return Buffer.from(writeSafetensors(tensors, { format: 'pt' }));
-}
-
-const configBytes = Buffer.from(JSON.stringify(adapterConfigJson({ r: R, targetModules: TARGETS, baseModelName: BASE })));
-const caption = (task: number): string => Array.from({ length: 5 }, () => words(task)[rng.int(8)]).join(' ');
+const { tokenizer, baseFiles, configBytes, taskAdapterWeights, caption } = buildSyntheticWorld(11);
 
 describe('retrieval: embedding spaces, embed hook, text and similarity search', () => {
   let t: TestApp;
@@ -73,13 +38,6 @@ describe('retrieval: embedding spaces, embed hook, text and similarity search', 
   let writer: string;
   let reader: string;
   let scratch: string;
-  // A byte-level BPE (what peft-core's Tokenizer reads) over the caption words; vocab 256 bytes + 2 specials + merges.
-  const tokenizerJson = trainByteLevelBpe(Array.from({ length: TASKS }, (_, task) => words(task).join(' ')), 300, { specialTokens: ['<s>', '</s>'], minFrequency: 1 });
-  const tokenizer = Tokenizer.fromJson(tokenizerJson, { bos_token: '<s>', eos_token: '</s>' });
-  const dims = { ...TINY_DIMS, vocab: 300 };
-  const baseFiles = new Map(buildTinyBaseModel({ seed: 3, dims }));
-  baseFiles.set('tokenizer.json', Buffer.from(JSON.stringify(tokenizerJson)));
-  baseFiles.set('tokenizer_config.json', Buffer.from(JSON.stringify({ bos_token: '<s>', eos_token: '</s>' })));
   const loras = new Map<string, { task: number; weights: LoraWeights }>();
 
   async function trainAndRegister(seed: number, name: string): Promise<string> {

@@ -91,6 +91,9 @@ export class RoutedEngine {
           stopTokenIds: [],
           padTokenId: this.options.padTokenId,
           rows: live.map((p) => ({ sampling: p.job.sampling, seed: p.job.seed })),
+          // Routed batches count in the same histograms as the base engine's steps; the adapters
+          // a routed step runs are the router's experts (FlyLoRA: its one merged adapter).
+          onStep: (rows) => this.metrics.observeStep(rows, Math.max(1, this.model.kind === 'flylora' ? 1 : this.model.artifact.manifest.experts.length)),
           shouldStop: (row, generated) => {
             const p = live[row]!;
             const token = generated.at(-1)!;

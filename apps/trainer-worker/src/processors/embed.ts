@@ -11,13 +11,22 @@ import type { EmbedJobResult } from '@palette/job-contracts';
 import { WorkerError } from '../errors';
 import { throwIfStopped, type JobContext } from '../job-context';
 import { loadAdapter } from '../job-inputs';
-import { openSpaceRetriever } from './embed-retriever';
+import { leaseSpaceRetriever, type OpenRetriever } from './embed-retriever';
 
 export async function processEmbed(ctx: JobContext<'embed'>): Promise<EmbedJobResult> {
   const p = ctx.payload;
   ctx.progress.update({ phase: 'loading', step: 0, totalSteps: 1 });
   // The cache outlives this attempt's scratch dir, so the retriever's files get their own directory.
-  const open = await openSpaceRetriever(ctx.store, p.space, p.baseModel, p.retriever, path.join(path.dirname(ctx.scratchDir), `retriever-${p.space}`));
+  const lease = await leaseSpaceRetriever(ctx.store, p.space, p.baseModel, p.retriever, path.join(path.dirname(ctx.scratchDir), `retriever-${p.space}-${ctx.jobId}`));
+  try {
+    return await embedWith(ctx, lease.open);
+  } finally {
+    lease.release();
+  }
+}
+
+async function embedWith(ctx: JobContext<'embed'>, open: OpenRetriever): Promise<EmbedJobResult> {
+  const p = ctx.payload;
   let adapter;
   try {
     adapter = await loadAdapter(ctx.store, p.adapter, open.base.config);

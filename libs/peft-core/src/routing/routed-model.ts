@@ -71,6 +71,8 @@ export interface RoutedGenerateOptions extends Omit<GenerateOptions, 'lora'> {
    * without an entry use the shared options and seed + b.
    */
   readonly rows?: readonly ({ readonly sampling?: SamplingOptions; readonly seed?: number } | undefined)[];
+  /** Called after each forward pass with the rows it ran (a server's batch metrics). */
+  readonly onStep?: (rows: number) => void;
 }
 
 export interface RoutedGenerationResult extends GenerationResult {
@@ -228,6 +230,7 @@ export class RoutedModel {
           ...stepFeeds({ tokens: this.expand(step.tokens), positions: this.expand(step.positions), pastLength: cache.length, keyPadding: this.expand(keyPadding), withKeySlots: true }),
         }),
       );
+      options.onStep?.(rows.length);
       cache.append(
         Array.from({ length: config.numLayers }, (_, l) => out[OUT.newKey(l)]!.data as Float32Array),
         Array.from({ length: config.numLayers }, (_, l) => out[OUT.newValue(l)]!.data as Float32Array),

@@ -8,6 +8,9 @@ import { getWorldTask } from '../world/tasks';
 import { RoutedModel } from './routed-model';
 import { ROUTER_KINDS } from './router-artifact';
 import { labelComposite, trainRouter, worldRouterData } from './train-router';
+import { maskAmbiguousGateLabels } from './meteora-train';
+import { decodeRouterArtifact, encodeRouterArtifact } from './router-artifact';
+import { prefixTokenFeature } from '../model/meteora-wiring';
 
 const tokenizer = Tokenizer.fromJson(trainByteLevelBpe('Q: % abc\nA: cba\n1. 2. } 12 34 & ABC', 300));
 const config = randomModelConfig({ vocabSize: 300, eosTokenId: tokenizer.eosTokenId, maxPositionEmbeddings: 128 });
@@ -39,6 +42,80 @@ describe('trainRouter (the train-router job and eval:routing share it)', () => {
       at += piece.length;
     });
     assert.ok(pos > 0);
+  });
+
+  it('gives "k. " line starts, "Q: " and the "A:" line to the list-format expert, the rest to its line\'s task', () => {
+    const c = compositePrompt([tasks[0]!, tasks[2]!], ['abc', '12']);
+    const row = labelComposite(tokenizer, c, new Map(tasks.map((t, i) => [t.id, i])), 3);
+    let text = '';
+    const byChar: number[] = [];
+    row.ids.forEach((id, t) => {
+      const piece = tokenizer.decode([id], { skipSpecialTokens: true });
+      for (const _ of piece) byChar.push(row.taskLabels[t]!);
+      text += piece;
+    });
+    assert.equal(text, 'Q: 1. % abc\n2. [ 12\nA: 1. cba\n2. even');
+    // Characters of a line start / of "Q: " / of "A: " must be 3; marker onward the line's task.
+    const want = (i: number): number => {
+      const lineStart = text.lastIndexOf('\n', i - 1) + 1;
+      const line = text.slice(lineStart);
+      const head = /^(Q: |A: )?(\d+\. )?/.exec(line)![0].length;
+      if (i - lineStart < head) return 3;
+      return text.slice(0, i).split('\n').length % 2 === 1 ? 0 : 2; // lines 1 and 3: reverse; 2 and 4: parity
+    };
+    for (let i = 0; i < text.length; i++) if (text[i] !== '\n') assert.equal(byChar[i], want(i), `char ${i} ${JSON.stringify(text[i])}`);
+  });
+
+  it('masks the gate targets of positions whose prefix rows of different tasks share', () => {
+    const rows = [
+      { ids: [1, 2, 5, 6], lossMask: [0, 0, 1, 1], taskLabels: [0, 0, 0, 0] },
+      { ids: [1, 2, 7, 6], lossMask: [0, 0, 1, 1], taskLabels: [1, 1, 1, 1] },
+      { ids: [1, 3, 7], lossMask: [0, 0, 1], taskLabels: [1, 1, 1] },
+    ];
+    const masked = maskAmbiguousGateLabels(rows);
+    // Prefix [1] is followed by task 0 and task 1: label 1 goes; prefix [1, 2] likewise: label 2 goes.
+    assert.deepEqual(masked.map((r) => r.taskLabels), [[0, -1, -1, 0], [1, -1, -1, 1], [1, -1, 1]]);
+    assert.deepEqual(maskAmbiguousGateLabels(rows, 2)[0]!.taskLabels, [0, 2, 2, 0]);
+  });
+
+  it('prefix-token feature: prompt positions see the whole prompt, later ones what came before, padding nothing', () => {
+    const V = 6;
+    const seen = [new Set<number>()];
+    const prefill = prefixTokenFeature([[0, 4, 2]], V, { real: [[0, 1, 1]], seen, promptLengths: [3] });
+    const at = (data: ArrayLike<number>, t: number): number[] => Array.from({ length: V }, (_, v) => data[t * V + v]!);
+    for (let t = 0; t < 3; t++) assert.deepEqual(at(prefill.data as Float32Array, t), [0, 0, 1, 0, 1, 0], `position ${t}`);
+    const step = prefixTokenFeature([[5]], V, { real: [[1]], seen });
+    assert.deepEqual(at(step.data as Float32Array, 0), [0, 0, 1, 0, 1, 1]);
+    const causal = prefixTokenFeature([[1, 3]], V);
+    assert.deepEqual([at(causal.data as Float32Array, 0), at(causal.data as Float32Array, 1)], [[0, 1, 0, 0, 0, 0], [0, 1, 0, 1, 0, 0]]);
+  });
+
+  it('meteora with the prefix gate and a list-format expert: the artifact round-trips and its prefill matches forward', async () => {
+    const data = worldRouterData(tokenizer, tasks, { examplesPerTask: 12, splitSeed: 0, compositeExamples: 4, formatExpert: true });
+    assert.equal(data.tasks.length, 4);
+    assert.match((data.tasks[3]![0] as { prompt: string }).prompt, /^Q: [@=] /);
+    const withFormat = [...experts, { ref: 'list-format@v1', weights: randomLora(config, { r: 2, seed: 49, targetModules: ['q_proj', 'v_proj'] }) }];
+    const result = await trainRouter({
+      strategy: 'meteora', config, weights, tokenizer, baseModel: 'tiny', experts: withFormat, data,
+      hyperparameters: { steps: 3, lr: 0.01, batchSize: 4, seed: 1, topK: 1, prefixGate: true },
+    });
+    const artifact = result.artifact!;
+    assert.equal(artifact.manifest.kind === 'meteora' && artifact.manifest.hyperparameters.prefixTokens, config.vocabSize);
+    const prefixGates = [...artifact.tensors.keys()].filter((k) => k.startsWith('prefix_gate.'));
+    assert.equal(prefixGates.length, artifact.manifest.targets.length);
+    // The trained prefix gates moved off their zero init.
+    assert.ok(prefixGates.some((k) => artifact.tensors.get(k)!.data.some((v) => v !== 0)));
+    const bytes = encodeRouterArtifact(artifact);
+    assert.deepEqual(encodeRouterArtifact(decodeRouterArtifact(bytes)), bytes);
+    const model = RoutedModel.create({ config, weights }, artifact, withFormat.map((e) => e.weights));
+    const prompt = tokenizer.encode('Q: % abc\nA:');
+    const logits = await model.forward([prompt]);
+    const V = config.vocabSize;
+    let first: Float32Array | undefined;
+    await model.generate([prompt], { maxNewTokens: 2, stopTokenIds: [], onLogits: (_r, l) => (first ??= Float32Array.from(l)) });
+    const last = logits.data.subarray((prompt.length - 1) * V, prompt.length * V);
+    for (let v = 0; v < V; v++) assert.ok(Math.abs(first![v]! - last[v]!) < 1e-3, `logit ${v}: ${first![v]} vs ${last[v]}`);
+    await model.dispose();
   });
 
   for (const strategy of ROUTER_KINDS) {

@@ -13,20 +13,7 @@ import type { ProgressEvent } from '../train/trainer';
 import { Rng } from '../util/rng';
 import type { BaseModel, SizedTokenizer } from './base-model';
 import { trainDiscriminator, type Discriminator, type DiscriminatorOptions } from './discriminator';
-import { generateSyntheticPrompts, type SyntheticPromptOptions } from './synthetic-prompts';
-
-/** Separators tried in order: the first that no prompt contains is used between few-shot examples. */
-const SEPARATORS = ['\n', '\n\n', '\n###\n', '\n<|example|>\n'] as const;
-
-/**
- * The few-shot separator for a set of prompts: "\n" for single-line prompts, a blank line for
- * prompts with single newlines (the world's `Q: … \nA:` prompts), and so on. [inferred] The paper
- * uses one prompt per line; multi-line prompts need a separator they do not contain.
- */
-export function fewShotSeparator(prompts: readonly string[]): string {
-  for (const sep of SEPARATORS) if (prompts.every((p) => !p.includes(sep))) return sep;
-  throw new PeftCoreError('INVALID_ARGUMENT', `the prompts contain every few-shot separator tried (${SEPARATORS.map((s) => JSON.stringify(s)).join(', ')})`);
-}
+import { fewShotSeparator, generateSyntheticPrompts, type SyntheticPromptOptions } from './synthetic-prompts';
 
 export interface CompanionDiscriminatorOptions {
   /** Synthetic prompts to generate (default: as many as real prompts used, at most 256). */

@@ -10,7 +10,11 @@ import type { Rng } from '../util/rng';
 import { checkSeeds, type SizedTokenizer } from './base-model';
 
 export interface SyntheticPromptOptions {
-  /** Seed examples shown per generation (default 5, as in the paper; fewer when fewer seeds exist). */
+  /**
+   * Seed examples shown per generation (default 5, as in the paper; fewer when fewer seeds exist).
+   * 0: no list, only the prompt start (measured on the evaluation world's bases: after a list of
+   * bare prompts they write the next input and then EOS, never the prompt end).
+   */
   readonly shots?: number;
   /** Between examples and at the end of a generated prompt (default "\n"). */
   readonly separator?: string;
@@ -73,6 +77,19 @@ export interface SyntheticPrompts {
   readonly aborted: boolean;
 }
 
+/** Separators tried in order: the first that no prompt contains is used between few-shot examples. */
+const SEPARATORS = ['\n', '\n\n', '\n###\n', '\n<|example|>\n'] as const;
+
+/**
+ * The few-shot separator for a set of prompts: "\n" for single-line prompts, a blank line for
+ * prompts with single newlines (the world's `Q: … \nA:` prompts), and so on. [inferred] The paper
+ * uses one prompt per line; multi-line prompts need a separator they do not contain.
+ */
+export function fewShotSeparator(prompts: readonly string[]): string {
+  for (const sep of SEPARATORS) if (prompts.every((p) => !p.includes(sep))) return sep;
+  throw new PeftCoreError('INVALID_ARGUMENT', `the prompts contain every few-shot separator tried (${SEPARATORS.map((s) => JSON.stringify(s)).join(', ')})`);
+}
+
 /**
  * The end all seeds share, when it is a template line: the longest common suffix, from its last line
  * break that is followed by non-space text ("…\nA:" → "\nA:"). [inferred] A model continuing a
@@ -129,7 +146,7 @@ function fewShotContext(seeds: readonly string[], shots: number, separator: stri
 export async function generateSyntheticPrompts(input: SyntheticPromptsInput): Promise<SyntheticPrompts> {
   const { model, tokenizer, adapter, seeds, n, rng } = input;
   const o = input.options ?? {};
-  const separator = o.separator ?? '\n';
+  const separator = o.separator ?? fewShotSeparator(seeds.length > 0 ? seeds : ['x']);
   checkSeeds(seeds, separator, 'generateSyntheticPrompts');
   if (!Number.isInteger(n) || n < 1) throw new PeftCoreError('INVALID_ARGUMENT', `generateSyntheticPrompts: n must be a positive integer, got ${n}`);
   const shots = Math.min(o.shots ?? 5, seeds.length);

@@ -16,9 +16,8 @@ import type { LoraSpec } from '../train/lora-setup';
 import { Trainer, type TrainerOptions } from '../train/trainer';
 import { Rng } from '../util/rng';
 import { checkAdapterFitsBase, checkSeeds, checkTokenizerFitsModel, type BaseModel, type SizedTokenizer } from './base-model';
-import { fewShotSeparator } from './companion-discriminator';
 import type { Discriminator } from './discriminator';
-import { generateSyntheticPrompts, type SyntheticPromptOptions } from './synthetic-prompts';
+import { fewShotSeparator, generateSyntheticPrompts, type SyntheticPromptOptions } from './synthetic-prompts';
 
 export type TransferPhase = 'generate' | 'filter' | 'answer' | 'train' | 'export';
 

@@ -10,8 +10,8 @@ import { clearSessionCache } from '@palette/gpu-kernels';
 import { PeftCoreError } from '../../src/errors';
 import { randomCheckpoint } from '../../src/testing/random-model';
 import { Trainer } from '../../src/train/trainer';
-import { fewShotSeparator, trainCompanionDiscriminator } from '../../src/transfer/companion-discriminator';
-import { promptEndOf, promptStartOf } from '../../src/transfer/synthetic-prompts';
+import { trainCompanionDiscriminator } from '../../src/transfer/companion-discriminator';
+import { fewShotSeparator, promptEndOf, promptStartOf } from '../../src/transfer/synthetic-prompts';
 import { taskExamples, taskTokenizer, tinyConfig } from './fixtures';
 
 describe('fewShotSeparator', () => {
