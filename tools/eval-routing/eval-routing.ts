@@ -173,7 +173,7 @@ async function main(): Promise<void> {
   // Oracle: each single prompt with its own task's adapter; on composites, each expert alone (the best is reported).
   const oracleSingle = new Map<string, number>();
   const baseScores = results.get('base');
-  let bestSingleComposite = { name: 'base (= list-format expert)', parts: baseScores?.compositeParts ?? 0, all: baseScores?.compositeAll ?? 0 };
+  let bestSingleComposite = { name: o.formatExpert ? 'base (= list-format expert)' : 'base', parts: baseScores?.compositeParts ?? 0, all: baseScores?.compositeAll ?? 0 };
   for (const [i, expert] of o.baselines ? experts.entries() : []) {
     const t0 = performance.now();
     const s = await score(llamaGen(expert.weights), tokenizer, tasks, singles, composites);

@@ -3,14 +3,18 @@
  *
  * Builds an in-memory PGlite (+ pgvector) database with the registry's migrations
  * (prisma/migrations through the registry's migration runner), seeds N adapters (one version,
- * one tag and one 256-d weight embedding each; base model and tag each select 10% of them),
- * then measures:
+ * one tag and one 256-d weight embedding each, all in one space like the global weight-sketch
+ * space `sketch-v1`; base model and tag each select ~10% of them, at any N), then measures:
  *   - insert time of the embeddings (batched, HNSW index dropped first),
  *   - HNSW index build time (the registry's index: vector_cosine_ops, m / ef_construction stated),
  *   - recall@k of the HNSW scan against an exact scan over Q held-out queries, per hnsw.ef_search,
  *   - query latency p50 / p95 at the smallest ef_search that reaches the recall goal,
- *   - filtered queries (tag, and base model, each 10% of rows): rows returned and recall vs the
- *     exact filtered scan, with iterative scans off and with `hnsw.iterative_scan = relaxed_order`.
+ *   - filtered queries (tag and base model, ~10% of rows each; tag AND base model, ~1%), all run
+ *     through the route's own code (vector-search.query.ts `runVectorSearch`): the plan it chooses
+ *     and the rows / recall / p95 of that choice, then BOTH plans forced (HNSW with iterative scans,
+ *     its exact fallback counted; exact), plus raw HNSW with iterative scans off for comparison.
+ *     The route picks exact at ≤ 5,000 estimated candidates, so below ~50,000 vectors its choice is
+ *     exact for every filter; the forced runs measure the HNSW path at every size.
  * With DATABASE_URL set, the same runs against that Postgres (in a scratch schema, dropped after).
  *
  * The vectors are clustered like real adapter embeddings (adapters of one task sit close
@@ -27,7 +31,17 @@ import { vector } from '@electric-sql/pglite-pgvector';
 import { Client } from 'pg';
 import { Rng } from '@palette/peft-core';
 import { applyMigrations, readMigrations, type MigrationTarget } from '../src/database/migrations';
-import { vectorSearchSql } from '../src/catalog/search/vector-search.query';
+import { Prisma } from '../src/generated/prisma/client';
+import {
+  HNSW_EF_SEARCH,
+  HNSW_SETTINGS,
+  runVectorSearch,
+  vectorSearchSql,
+  vectorSearchWhere,
+  type ScanMode,
+  type VectorSearchExecutor,
+  type VectorSearchInput,
+} from '../src/catalog/search/vector-search.query';
 import { EMBEDDING_DIMENSIONS, vectorLiteral } from '../src/database/vectors';
 
 const N = Number(process.env.BENCH_VECTORS ?? 100_000);
@@ -41,9 +55,11 @@ const EF_SEARCH = (process.env.BENCH_EF_SEARCH ?? '40,80,160,320').split(',').ma
 const RECALL_GOAL = 0.98;
 const P95_GOAL_MS = 20;
 const SPACE = 'bench-v1';
-// Row i is in cluster i % CLUSTERS. Tags and base models are assigned across each cluster's
-// members (by i / CLUSTERS), so every cluster holds every tag and base model in equal parts and a
-// filter is independent of where the query lands: each selects 10% of the rows and of every cluster.
+// Row i is in cluster i % CLUSTERS. Its tag and base model come from two independent hashes of i
+// (md5 in the seed SQL), so each filter selects ~10% of the rows (tag AND base ~1%) at any N and
+// CLUSTERS, independently of the cluster a query lands in. (An earlier scheme derived them from
+// i / CLUSTERS, which only reaches every base model at N ≥ CLUSTERS × 100: below that the
+// base-model filter matched no row and the bench reported 0 rows; see selectedRows.)
 const TAGS = 10;
 const BASE_MODELS = 10;
 const INSERT_BATCH = 1_000;
@@ -52,6 +68,8 @@ const FILTERED_QUERIES = Math.min(QUERIES, 50);
 /** What the bench needs from a database: PGlite and node-postgres both provide it. */
 interface BenchDb extends MigrationTarget {
   readonly label: string;
+  /** Runs `fn` in one transaction (the route's HNSW path uses SET LOCAL). */
+  transaction<T>(fn: (tx: MigrationTarget) => Promise<T>): Promise<T>;
   close(): Promise<void>;
 }
 
@@ -63,6 +81,15 @@ async function openPglite(): Promise<BenchDb> {
       await pglite.exec(sql);
     },
     query: async <T>(sql: string, params?: unknown[]) => (await pglite.query<T>(sql, params)).rows,
+    transaction: (fn) =>
+      pglite.transaction((tx) =>
+        fn({
+          exec: async (sql) => {
+            await tx.exec(sql);
+          },
+          query: async <R>(sql: string, params?: unknown[]) => (await tx.query<R>(sql, params)).rows,
+        }),
+      ),
     close: () => pglite.close(),
   };
 }
@@ -82,6 +109,22 @@ async function openPostgres(url: string): Promise<BenchDb> {
       await client.query(sql);
     },
     query: async <T>(sql: string, params?: unknown[]) => (await client.query(sql, params)).rows as T[],
+    transaction: async (fn) => {
+      await client.query('BEGIN');
+      try {
+        const result = await fn({
+          exec: async (sql) => {
+            await client.query(sql);
+          },
+          query: async <R>(sql: string, params?: unknown[]) => (await client.query(sql, params)).rows as R[],
+        });
+        await client.query('COMMIT');
+        return result;
+      } catch (error) {
+        await client.query('ROLLBACK');
+        throw error;
+      }
+    },
     close: async () => {
       await client.query(`DROP SCHEMA "${schema}" CASCADE`);
       await client.end();
@@ -141,6 +184,11 @@ async function timed<T>(fn: () => Promise<T>): Promise<[T, number]> {
   return [result, performance.now() - t0];
 }
 
+/** SQL: a uniform value in [0, mod) from md5 of `salt:expr` (28 bits, so the int is never negative). */
+function hashMod(salt: string, expr: string, mod: number): string {
+  return `((('x' || substr(md5('${salt}:' || ${expr}), 1, 7))::bit(28)::int) % ${mod})`;
+}
+
 /** Seeds base models, adapters, versions and tags in SQL; returns version ids in adapter order. */
 async function seedCatalog(db: BenchDb): Promise<string[]> {
   await db.exec(`
@@ -149,13 +197,13 @@ async function seedCatalog(db: BenchDb): Promise<string[]> {
     INSERT INTO "Tag" ("name") SELECT 'tag-' || t FROM generate_series(0, ${TAGS - 1}) t;
     INSERT INTO "Adapter" ("name", "baseModelId", "description", "updatedAt")
       SELECT 'bench-' || lpad(i::text, 6, '0'), b."id", 'synthetic adapter ' || i, now()
-      FROM generate_series(0, ${N - 1}) i JOIN "BaseModel" b ON b."name" = 'bench-base-' || ((i / ${CLUSTERS * TAGS}) % ${BASE_MODELS});
+      FROM generate_series(0, ${N - 1}) i JOIN "BaseModel" b ON b."name" = 'bench-base-' || ${hashMod('base', 'i', BASE_MODELS)};
     INSERT INTO "AdapterVersion" ("adapterId", "version", "configSha256", "weightsSha256", "contentDigest", "config", "rank", "targetModules", "sizeBytes")
       SELECT a."id", 1, md5(a."id"), md5(a."name"), md5(a."id" || a."name"), '{"peft_type":"LORA","r":8}'::jsonb, 8, ARRAY['q_proj','v_proj'], 1048576
       FROM "Adapter" a;
     INSERT INTO "AdapterTag" ("adapterId", "tagId")
       SELECT a."id", t."id" FROM "Adapter" a
-      JOIN "Tag" t ON t."name" = 'tag-' || ((substring(a."name" from 7)::int / ${CLUSTERS}) % ${TAGS});
+      JOIN "Tag" t ON t."name" = 'tag-' || ${hashMod('tag', 'substring(a."name" from 7)::int', TAGS)};
   `);
   const rows = await db.query<{ id: string }>(
     `SELECT v."id" FROM "AdapterVersion" v JOIN "Adapter" a ON a."id" = v."adapterId" ORDER BY a."name"`,
@@ -175,13 +223,103 @@ async function insertEmbeddings(db: BenchDb, versionIds: string[], data: Cluster
   }
 }
 
-/** Filters of 10% selectivity each, as the route's VectorSearchInput fields. */
+/** The catalog filters, as the route's VectorSearchInput fields: ~10%, ~10% and ~1% of the rows. */
 const FILTERS = {
   none: {},
   tag: { tags: ['tag-3'] },
   base: { baseModel: 'bench-base-7' },
+  'tag+base': { tags: ['tag-3'], baseModel: 'bench-base-7' },
 } as const;
 type Filter = keyof typeof FILTERS;
+const FILTER_LABELS: Record<Filter, string> = { none: 'unfiltered', tag: 'tag filter', base: 'base-model filter', 'tag+base': 'tag + base-model filter' };
+
+function searchInput(filter: Filter, query: string): VectorSearchInput {
+  return { vector: query, space: SPACE, kind: 'weight', limit: K, ...FILTERS[filter] };
+}
+
+/** The route's executor over the bench's connection (what SearchService gets from Prisma). */
+function executorOf(db: BenchDb): VectorSearchExecutor {
+  return {
+    query: <T>(sql: Prisma.Sql) => db.query<T>(sql.text, sql.values),
+    transaction: (fn) =>
+      db.transaction((tx) =>
+        fn({
+          query: <R>(sql: Prisma.Sql) => tx.query<R>(sql.text, sql.values),
+          exec: (statement: string) => tx.exec(statement),
+        }),
+      ),
+  };
+}
+
+/**
+ * Rows the filter keeps, counted with the route's own WHERE. A filter keeping fewer than k rows
+ * cannot return k and would make the filtered figures meaningless (recall NaN, "0 of 10 rows"):
+ * that is how a seed whose base models did not reach every name showed up, so it stops the run.
+ */
+async function selectedRows(db: BenchDb, filter: Filter): Promise<number> {
+  const where = vectorSearchWhere(searchInput(filter, '[0]'));
+  const sql = Prisma.sql`SELECT count(*)::int AS n FROM "Embedding" e
+    JOIN "AdapterVersion" v ON v."id" = e."adapterVersionId"
+    JOIN "Adapter" a ON a."id" = v."adapterId"
+    JOIN "BaseModel" b ON b."id" = a."baseModelId"
+    WHERE ${where}`;
+  const n = (await db.query<{ n: number }>(sql.text, sql.values))[0]?.n ?? 0;
+  if (n < K) throw new Error(`the ${FILTER_LABELS[filter]} (${JSON.stringify(FILTERS[filter])}) keeps ${n} of ${N} rows, fewer than k=${K}: the seed does not cover it`);
+  return n;
+}
+
+/** Whether the route's HNSW statement, under the route's SET LOCAL settings, is served by the HNSW index. */
+async function routeHnswUsesIndex(db: BenchDb, filter: Filter, query: string): Promise<boolean> {
+  const sql = vectorSearchSql(searchInput(filter, query), 'hnsw');
+  const plan = await db.transaction(async (tx) => {
+    for (const s of HNSW_SETTINGS) await tx.exec(s);
+    return tx.query<{ 'QUERY PLAN': string }>(`EXPLAIN ${sql.text}`, sql.values);
+  });
+  return plan.some((row) => row['QUERY PLAN'].includes('Embedding_vector_hnsw_idx'));
+}
+
+interface PassStats {
+  readonly rows: number;
+  readonly recall: number;
+  readonly p95: number;
+  readonly modes: Map<string, number>;
+  readonly fellBack: number;
+  readonly estimate?: { filtered: number; space: number };
+}
+
+/** Runs every query through `run`, scoring against `truth`; modes counts the plan each query took. */
+async function pass(
+  queries: string[],
+  truth: string[][],
+  run: (q: string) => Promise<{ ids: string[]; mode?: string; fellBack?: boolean; estimate?: { filtered: number; space: number } }>,
+): Promise<PassStats> {
+  let rows = 0;
+  let recall = 0;
+  let fellBack = 0;
+  let estimate: { filtered: number; space: number } | undefined;
+  const modes = new Map<string, number>();
+  const times: number[] = [];
+  for (let i = 0; i < queries.length; i++) {
+    const [r, ms] = await timed(() => run(queries[i]!));
+    rows += r.ids.length;
+    recall += recallAt(r.ids, truth[i]!);
+    if (r.mode) modes.set(r.mode, (modes.get(r.mode) ?? 0) + 1);
+    if (r.fellBack) fellBack++;
+    estimate ??= r.estimate;
+    times.push(ms);
+  }
+  times.sort((a, b) => a - b);
+  return { rows: rows / queries.length, recall: recall / queries.length, p95: percentile(times, 0.95), modes, fellBack, estimate };
+}
+
+function describe(stats: PassStats): string {
+  return `${stats.rows.toFixed(1)} of ${K} rows, recall ${stats.recall.toFixed(4)}, p95 ${stats.p95.toFixed(1)} ms`;
+}
+
+async function viaRoute(db: VectorSearchExecutor, filter: Filter, query: string, force?: ScanMode) {
+  const result = await runVectorSearch(db, searchInput(filter, query), force);
+  return { ids: result.hits.map((h) => h.versionId), mode: result.mode, fellBack: result.fellBack, estimate: result.estimate };
+}
 
 /**
  * The route's own statement (catalog/search/vector-search.query.ts: vectorSearchSql), with the
@@ -189,7 +327,7 @@ type Filter = keyof typeof FILTERS;
  */
 function searchSql(filter: Filter, exact: boolean): { text: string; at: (query: string) => unknown[] } {
   const probe = '__query__';
-  const sql = vectorSearchSql({ vector: probe, space: SPACE, kind: 'weight', limit: K, ...FILTERS[filter] }, exact ? 'exact' : 'hnsw');
+  const sql = vectorSearchSql(searchInput(filter, probe), exact ? 'exact' : 'hnsw');
   return { text: sql.text, at: (query) => sql.values.map((v) => (v === probe ? query : v)) };
 }
 
@@ -269,42 +407,50 @@ async function runOn(db: BenchDb): Promise<Row[]> {
   const ef = chosen?.ef ?? EF_SEARCH[EF_SEARCH.length - 1]!;
   await db.exec(`SET hnsw.ef_search = ${ef}`);
 
-  for (const filter of ['tag', 'base'] as const) {
+  // Filtered queries, through the route's code. Each filter: the plan the route chooses (and how
+  // that does), then both plans forced, so HNSW-with-iterative-scans and exact are measured at
+  // every size; raw HNSW with iterative scans off shows what the iterative scan is for.
+  const route = executorOf(db);
+  const filteredQueries = queries.slice(0, FILTERED_QUERIES);
+  for (const filter of ['none', 'tag', 'base', 'tag+base'] as const) {
     note(`filtered queries (${filter})`);
-    const exactSql = searchSql(filter, true);
-    const hnswSql = searchSql(filter, false);
-    const filteredQueries = queries.slice(0, FILTERED_QUERIES);
-    const filteredTruth: string[][] = [];
-    const exactFilteredTimes: number[] = [];
-    for (const q of filteredQueries) {
-      const [ids, ms] = await timed(() => search(db, exactSql, q));
-      filteredTruth.push(ids);
-      exactFilteredTimes.push(ms);
+    const kept = await selectedRows(db, filter);
+    const label = `${FILTER_LABELS[filter]} (${kept} rows, ${((100 * kept) / N).toFixed(1)}%)`;
+    let filteredTruth: string[][];
+    if (filter === 'none') {
+      filteredTruth = truth.slice(0, FILTERED_QUERIES);
+    } else {
+      const exactSql = searchSql(filter, true);
+      filteredTruth = [];
+      for (const q of filteredQueries) filteredTruth.push(await search(db, exactSql, q));
     }
-    exactFilteredTimes.sort((a, b) => a - b);
-    const label = filter === 'tag' ? 'tag filter (10%)' : 'base-model filter (10%)';
-    rows.push({ metric: `${label}, exact scan of the filtered rows`, value: `p50 ${percentile(exactFilteredTimes, 0.5).toFixed(1)} / p95 ${percentile(exactFilteredTimes, 0.95).toFixed(1)} ms` });
-    for (const mode of ['off', 'relaxed_order'] as const) {
-      await db.exec(`SET hnsw.iterative_scan = ${mode}`);
-      await db.exec('SET hnsw.max_scan_tuples = 20000');
-      const usesIndex = await planUsesHnsw(db, hnswSql, filteredQueries[0]!);
-      let returned = 0;
-      let recall = 0;
-      const times: number[] = [];
-      for (let i = 0; i < filteredQueries.length; i++) {
-        const [ids, ms] = await timed(() => search(db, hnswSql, filteredQueries[i]!));
-        returned += ids.length;
-        recall += recallAt(ids, filteredTruth[i]!);
-        times.push(ms);
-      }
-      times.sort((a, b) => a - b);
-      rows.push({
-        metric: `${label}, iterative_scan=${mode}${usesIndex ? '' : ' [planner chose no HNSW]'}`,
-        value: `${(returned / filteredQueries.length).toFixed(1)} of ${K} rows, recall ${(recall / filteredQueries.length).toFixed(4)}, p95 ${percentile(times, 0.95).toFixed(1)} ms`,
-        goal: mode === 'relaxed_order' ? `k rows ${returned === K * filteredQueries.length ? 'met' : 'MISSED'}` : '',
-      });
-    }
+
+    const chosen = await pass(filteredQueries, filteredTruth, (q) => viaRoute(route, filter, q));
+    const modes = [...chosen.modes].map(([mode, n]) => `${mode} ${n}/${filteredQueries.length}`).join(', ');
+    const est = chosen.estimate ? `, est. ${chosen.estimate.filtered} of ${chosen.estimate.space}` : '';
+    rows.push({
+      metric: `${label}: route's plan = ${modes}${chosen.fellBack ? ` (${chosen.fellBack} fell back to exact)` : ''}${est}`,
+      value: describe(chosen),
+      goal: `k rows ${chosen.rows === K ? 'met' : 'MISSED'}`,
+    });
+    if (filter === 'none') continue; // the unfiltered plans are measured above
+
+    const hnswUsesIndex = await routeHnswUsesIndex(db, filter, filteredQueries[0]!);
+    const hnsw = await pass(filteredQueries, filteredTruth, (q) => viaRoute(route, filter, q, 'hnsw'));
+    rows.push({
+      metric: `${label}: forced hnsw (iterative relaxed_order, ef_search=${HNSW_EF_SEARCH})${hnswUsesIndex ? '' : ' [planner chose no HNSW]'}${hnsw.fellBack ? `, ${hnsw.fellBack}/${filteredQueries.length} fell back to exact` : ''}`,
+      value: describe(hnsw),
+      goal: `k rows ${hnsw.rows === K ? 'met' : 'MISSED'}`,
+    });
+    const exact = await pass(filteredQueries, filteredTruth, (q) => viaRoute(route, filter, q, 'exact'));
+    rows.push({ metric: `${label}: forced exact`, value: describe(exact), goal: '' });
+
+    // Raw statement, session settings: the HNSW walk without iterative scans (the chosen ef_search).
     await db.exec('SET hnsw.iterative_scan = off');
+    const hnswSql = searchSql(filter, false);
+    const offUsesIndex = await planUsesHnsw(db, hnswSql, filteredQueries[0]!);
+    const off = await pass(filteredQueries, filteredTruth, async (q) => ({ ids: await search(db, hnswSql, q) }));
+    rows.push({ metric: `${label}: raw hnsw, iterative_scan=off, ef_search=${ef}${offUsesIndex ? '' : ' [planner chose no HNSW]'}`, value: describe(off), goal: '' });
   }
   return rows;
 }

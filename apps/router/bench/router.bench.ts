@@ -18,6 +18,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
+import { createRequire } from 'node:module';
 import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
@@ -107,27 +108,25 @@ interface ColdLoads {
   readonly http: number[];
   /** The cache's load time (blob read + parse + checks, after the registry lookups), sorted. */
   readonly load: number[];
-  /** The first load after the router started (JIT, first queries of each shape), not in the figures. */
-  readonly first: number;
 }
 
-/**
- * POSTs load_lora_adapter for `warmup` (not counted: the first load after start also compiles code
- * paths and runs each query shape for the first time) and then for each name, one after another.
- */
-async function coldLoads(url: string, warmup: string, names: readonly string[]): Promise<ColdLoads> {
+/** POST /v1/load_lora_adapter for `name`; milliseconds end to end. */
+async function loadAdapter(url: string, name: string): Promise<number> {
+  const { value: res, seconds } = await timed(() => fetch(`${url}/v1/load_lora_adapter`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ lora_name: name }) }));
+  if (res.status !== 200) throw new Error(`load ${name}: ${res.status} ${await res.text()}`);
+  await res.text();
+  return seconds * 1000;
+}
+
+/** Loads each name, one after another, on a router that has none of them. */
+async function coldLoads(url: string, names: readonly string[]): Promise<ColdLoads> {
   const http: number[] = [];
-  for (const name of [warmup, ...names]) {
-    const { value: res, seconds } = await timed(() => fetch(`${url}/v1/load_lora_adapter`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ lora_name: name }) }));
-    if (res.status !== 200) throw new Error(`load ${name}: ${res.status} ${await res.text()}`);
-    await res.text();
-    http.push(seconds * 1000);
-  }
+  for (const name of names) http.push(await loadAdapter(url, name));
   // Cache keys are `base/adapter@vN`; names are `base:adapter`.
   const listing = (await (await fetch(`${url}/v1/lora_adapters`)).json()) as { data: { key: string; loadMs: number }[] };
   const byKey = new Map(listing.data.map((e) => [e.key.slice(0, e.key.lastIndexOf('@')).replace('/', ':'), e.loadMs]));
   const load = names.map((n) => byKey.get(n)!);
-  return { http: http.slice(1).sort((a, b) => a - b), load: load.sort((a, b) => a - b), first: http[0]! };
+  return { http: http.sort((a, b) => a - b), load: load.sort((a, b) => a - b) };
 }
 
 /** Uploads the real evaluation world (base + every adapter folder) from `dir`; returns the adapter names. */
@@ -176,7 +175,10 @@ async function startChildRouter(world: RouterWorld, env: Record<string, string>)
   if (blobStore.driver !== 'dir') throw new Error('the bench expects the registry on a dir blob store');
   const dataDir = mkdtempSync(path.join(tmpdir(), 'router-bench-'));
   const port = await freePort();
-  const child: ChildProcess = spawn(process.execPath, [path.resolve('tools/run-ts.js'), path.resolve('apps/router/src/main.ts')], {
+  // Node with the workspace's source-mode flags directly (not through tools/run-ts.js, whose own
+  // child would outlive a SIGTERM sent to the wrapper and keep the stderr pipe open).
+  const { nodeFlags } = createRequire(__filename)('../../../tools/node-flags.js') as { nodeFlags(): string[] };
+  const child: ChildProcess = spawn(process.execPath, [...nodeFlags(), path.resolve(__dirname, '../src/main.ts')], {
     env: { ...process.env, HOST: '127.0.0.1', PORT: String(port), REGISTRY_URL: world.registryUrl, REGISTRY_API_KEY: world.readerKey, DATA_DIR: dataDir, BLOB_STORE: 'dir', BLOB_DIR: blobStore.root, ...env },
     stdio: ['ignore', 'ignore', 'pipe'],
   });
@@ -191,27 +193,19 @@ async function startChildRouter(world: RouterWorld, env: Record<string, string>)
     if (Date.now() > deadline) throw new Error(`router process not ready after 120 s: ${stderr}`);
     await new Promise((resolve) => setTimeout(resolve, 200));
   }
-  // The grandchild (run-ts.js spawns node with the source-mode flags) does the work: sum the tree.
-  const pids = (): number[] => {
-    const found = [child.pid!];
-    for (let i = 0; i < found.length; i++) {
-      const children = readFileSync(`/proc/${found[i]}/task/${found[i]}/children`, 'utf8').trim();
-      if (children !== '') found.push(...children.split(/\s+/).map(Number));
-    }
-    return found;
-  };
   const ticks = Number(process.env.CLK_TCK ?? 100);
   return {
     url,
-    cpuSeconds: () =>
-      pids().reduce((sum, pid) => {
-        const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
-        return sum + (Number(fields[11]) + Number(fields[12])) / ticks;
-      }, 0),
+    cpuSeconds: () => {
+      // utime and stime, the 14th and 15th fields of /proc/<pid>/stat (after the parenthesised name).
+      const fields = readFileSync(`/proc/${child.pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+      return (Number(fields[11]) + Number(fields[12])) / ticks;
+    },
     close: async () => {
       const exited = new Promise((resolve) => child.once('exit', resolve));
       child.kill('SIGTERM');
       await exited;
+      child.stderr!.destroy();
       rmSync(dataDir, { recursive: true, force: true });
     },
   };
@@ -242,15 +236,18 @@ async function coldPhase(world: RouterWorld): Promise<string[]> {
     router = child;
     routerCpu = () => child.cpuSeconds();
   }
+  // The first load after start also compiles code paths and runs each query shape for the first
+  // time: timed apart, not in the figures.
+  const first = await loadAdapter(router.url, names[0]!);
   const cpuBefore = { registry: process.cpuUsage(), router: routerCpu() };
-  const shapedLoads = await coldLoads(router.url, names[0]!, names.slice(1));
+  const shapedLoads = await coldLoads(router.url, names.slice(1));
   const registryCpu = process.cpuUsage(cpuBefore.registry);
-  const routerCpuMs = ((routerCpu() - cpuBefore.router) * 1000) / names.length;
-  const benchCpuMs = (registryCpu.user + registryCpu.system) / 1000 / names.length;
+  const routerCpuMs = ((routerCpu() - cpuBefore.router) * 1000) / COLD_ADAPTERS;
+  const benchCpuMs = (registryCpu.user + registryCpu.system) / 1000 / COLD_ADAPTERS;
   out.push(
     `(d) cold adapter load, ${COLD_ADAPTERS} adapters of the world's shape (r=${WORLD_RANK} on all 7 projections, hidden ${WORLD_DIMS.hiddenSize}, ${WORLD_DIMS.numLayers} layers, ${(shapedBytes(shaped) / 1024).toFixed(0)} KiB each):`,
     `    end to end (POST /v1/load_lora_adapter: registry resolve + blob read + parse): p50 ${fmt(percentile(shapedLoads.http, 50))} ms, p99 ${fmt(percentile(shapedLoads.http, 99))} ms, max ${fmt(shapedLoads.http.at(-1)!)} ms  (goal p99 < 100 ms)`,
-    `    of which blob read + parse (cache load time): p50 ${fmt(percentile(shapedLoads.load, 50))} ms, p99 ${fmt(percentile(shapedLoads.load, 99))} ms; first load after start ${fmt(shapedLoads.first)} ms (not counted)`,
+    `    of which blob read + parse (cache load time): p50 ${fmt(percentile(shapedLoads.load, 50))} ms, p99 ${fmt(percentile(shapedLoads.load, 99))} ms; first load after start ${fmt(first)} ms (not counted)`,
     COLD_ROUTER === 'in-process'
       ? `    router inside the registry's process; CPU per load (registry + router + client): ${fmt(benchCpuMs)} ms`
       : `    router in its own process; CPU per load: router ${fmt(routerCpuMs)} ms, registry + client ${fmt(benchCpuMs)} ms`,
@@ -260,7 +257,8 @@ async function coldPhase(world: RouterWorld): Promise<string[]> {
     // Load the real base before timing (a base's first use downloads and compiles it).
     const warm = await postJson(`${router.url}/v1/completions`, { model: 'world-real', prompt: 'a', max_tokens: 1 });
     if (warm.status !== 200) throw new Error(`world-real: ${warm.status} ${JSON.stringify(warm.body)}`);
-    const real = await coldLoads(router.url, realNames[0]!, realNames.slice(1));
+    await loadAdapter(router.url, realNames[0]!);
+    const real = await coldLoads(router.url, realNames.slice(1));
     out.push(`    the world's own adapters (${path.relative(process.cwd(), WORLD_DIR)}, ${realNames.length - 1} timed after one untimed): p50 ${fmt(percentile(real.http, 50))} ms, max ${fmt(real.http.at(-1)!)} ms end to end`);
   }
   await router.close();

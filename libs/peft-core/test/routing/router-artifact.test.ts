@@ -78,6 +78,21 @@ describe('router artifacts', () => {
     rejects(() => createRouterArtifact(input, new Map([...base.tensors, [`gate.${Q}`, hostTensor([2, 16])]])), /gate\.model\.layers\.0\.self_attn\.q_proj has shape \[2, 16\], expected \[3, in\]/);
   });
 
+  it('MeteoRA prefix gates: [N, prefixTokens] per target, required with prefixTokens, unexpected without', () => {
+    const base = meteora();
+    const input = { ...base.manifest, hyperparameters: { topK: 1, temperature: 1, auxLossWeight: 50, prefixTokens: 8 } } as Parameters<typeof createRouterArtifact>[0];
+    const prefix = (rows: number, cols: number): [string, ReturnType<typeof hostTensor>][] => [Q, D].map((p) => [`prefix_gate.${p}`, hostTensor([rows, cols], Float32Array.from({ length: rows * cols }, (_, i) => i / 7))]);
+    const artifact = createRouterArtifact(input, new Map([...base.tensors, ...prefix(3, 8)]));
+    const encoded = encodeRouterArtifact(artifact);
+    assert.deepEqual(encodeRouterArtifact(decodeRouterArtifact(encoded)), encoded);
+    const decoded = decodeRouterArtifact(encoded).manifest;
+    assert.equal(decoded.kind === 'meteora' ? decoded.hyperparameters.prefixTokens : undefined, 8);
+    rejects(() => createRouterArtifact(input, base.tensors), /missing tensor prefix_gate\./);
+    rejects(() => createRouterArtifact(input, new Map([...base.tensors, ...prefix(3, 7)])), /prefix_gate\.model\.layers\.0\.self_attn\.q_proj has shape \[3, 7\], expected \[3, 8\]/);
+    rejects(() => createRouterArtifact({ ...base.manifest } as Parameters<typeof createRouterArtifact>[0], new Map([...base.tensors, ...prefix(3, 8)])), /unexpected tensor prefix_gate\./);
+    rejects(() => decodeRouterArtifact(withManifest(encoded, (m) => ((m.hyperparameters as Record<string, unknown>).prefixTokens = 0))), /hyperparameters\.prefixTokens must be a positive integer/);
+  });
+
   it('rejects bad manifests: format, kind, expert references, hyperparameters, checksum', () => {
     const encoded = encodeRouterArtifact(meteora());
     rejects(() => decodeRouterArtifact({ ...encoded, manifest: new TextEncoder().encode('{not json') }), /not valid UTF-8 JSON/);
