@@ -34,6 +34,7 @@ import { applyMigrations, readMigrations, type MigrationTarget } from '../src/da
 import { Prisma } from '../src/generated/prisma/client';
 import {
   HNSW_EF_SEARCH,
+  HNSW_MAX_SCAN_TUPLES,
   HNSW_SETTINGS,
   runVectorSearch,
   vectorSearchSql,
@@ -451,6 +452,15 @@ async function runOn(db: BenchDb): Promise<Row[]> {
     const offUsesIndex = await planUsesHnsw(db, hnswSql, filteredQueries[0]!);
     const off = await pass(filteredQueries, filteredTruth, async (q) => ({ ids: await search(db, hnswSql, q) }));
     rows.push({ metric: `${label}: raw hnsw, iterative_scan=off, ef_search=${ef}${offUsesIndex ? '' : ' [planner chose no HNSW]'}`, value: describe(off), goal: '' });
+    // The route uses relaxed_order; strict_order (same ef_search / max_scan_tuples) for comparison.
+    await db.exec(`SET hnsw.ef_search = ${HNSW_EF_SEARCH}`);
+    await db.exec(`SET hnsw.max_scan_tuples = ${HNSW_MAX_SCAN_TUPLES}`);
+    await db.exec('SET hnsw.iterative_scan = strict_order');
+    const strictUsesIndex = await planUsesHnsw(db, hnswSql, filteredQueries[0]!);
+    const strict = await pass(filteredQueries, filteredTruth, async (q) => ({ ids: await search(db, hnswSql, q) }));
+    rows.push({ metric: `${label}: raw hnsw, iterative_scan=strict_order, ef_search=${HNSW_EF_SEARCH}${strictUsesIndex ? '' : ' [planner chose no HNSW]'}`, value: describe(strict), goal: '' });
+    await db.exec('SET hnsw.iterative_scan = off');
+    await db.exec(`SET hnsw.ef_search = ${ef}`);
   }
   return rows;
 }

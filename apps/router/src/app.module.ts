@@ -19,7 +19,6 @@ import { ModelListService } from './openai/model-list.service';
 import { OpenAiController } from './openai/openai.controller';
 import { BlobReader } from './registry/blob-reader';
 import { RegistryClient } from './registry/registry-client';
-import { RouterRegistry } from './routers/router-registry';
 import { RouterService } from './routers/router-service';
 
 /** The router's one module: small enough that feature modules would only add indirection. */
@@ -39,7 +38,6 @@ export class RouterAppModule {
         BaseModelService,
         AdapterResolver,
         AdapterService,
-        RouterRegistry,
         RouterService,
         InferenceService,
         AutoRoutingService,

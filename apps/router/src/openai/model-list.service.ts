@@ -1,6 +1,5 @@
 import { Injectable } from '@nestjs/common';
 import { RegistryClient } from '../registry/registry-client';
-import { RouterRegistry } from '../routers/router-registry';
 
 /** One entry of GET /v1/models. Adapters name their base in `parent` and `root` (as vLLM lists LoRAs). */
 export interface ModelCard {
@@ -23,15 +22,12 @@ export interface ModelList {
  */
 @Injectable()
 export class ModelListService {
-  constructor(
-    private readonly registry: RegistryClient,
-    private readonly routers: RouterRegistry,
-  ) {}
+  constructor(private readonly registry: RegistryClient) {}
 
   async list(): Promise<ModelList> {
-    const [bases, adapters, routers] = await Promise.all([this.registry.baseModels(), this.registry.adapters(), this.routers.routers()]);
+    const [bases, adapters, routers] = await Promise.all([this.registry.baseModels(), this.registry.adapters(), this.registry.listArtifacts('router')]);
     const latest = new Map<string, (typeof routers)[number]>();
-    for (const r of routers) if ((r.deletedAt ?? null) === null && r.baseModel !== null && (latest.get(r.name)?.version ?? 0) < r.version) latest.set(r.name, r);
+    for (const r of routers) if (r.deletedAt === null && r.baseModel !== null && (latest.get(r.name)?.version ?? 0) < r.version) latest.set(r.name, r);
     const seconds = (iso: string): number => Math.floor(new Date(iso).getTime() / 1000);
     return {
       object: 'list',

@@ -1,7 +1,7 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { ROUTER_CONFIG, type RouterConfig } from '../config/router-config';
 import { routerErrors } from '../common/router-error';
-import type { RegistryAdapter, RegistryAdapterPage, RegistryAdapterVersion, RegistryArtifact, RegistryArtifactKind, RegistryBaseModel } from './registry-types';
+import type { RegistryAdapter, RegistryAdapterVersion, RegistryArtifact, RegistryArtifactKind, RegistryBaseModel, RegistryPage } from './registry-types';
 
 /** Adapter files as the registry names them in /files/:file. */
 export type AdapterFileName = 'adapter_config.json' | 'adapter_model.safetensors';
@@ -40,17 +40,8 @@ export class RegistryClient {
   }
 
   /** Every (not deleted) adapter, all pages. */
-  async adapters(): Promise<RegistryAdapter[]> {
-    const all: RegistryAdapter[] = [];
-    let cursor: string | null = null;
-    do {
-      const query: string = `?limit=200${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`;
-      const page: RegistryAdapterPage | null = await this.getJson<RegistryAdapterPage>(`/api/v1/adapters${query}`);
-      if (page === null) break;
-      all.push(...page.items);
-      cursor = page.nextCursor;
-    } while (cursor !== null);
-    return all;
+  adapters(): Promise<RegistryAdapter[]> {
+    return this.allPages<RegistryAdapter>('/api/v1/adapters?limit=200');
   }
 
   adapterFile(name: string, version: number, file: AdapterFileName): Promise<Buffer> {
@@ -67,6 +58,15 @@ export class RegistryClient {
     return this.getJson<RegistryArtifact>(`/api/v1/artifacts/${encodeURIComponent(kind)}/${encodeURIComponent(name)}${query}`);
   }
 
+  /**
+   * Every artifact of `kind` not deleted (optionally only those of one base, by name): all versions,
+   * newest first, all pages (GET /api/v1/artifacts?kind=; its largest page is 100).
+   */
+  listArtifacts(kind: RegistryArtifactKind, options: { readonly baseModel?: string } = {}): Promise<RegistryArtifact[]> {
+    const base = options.baseModel === undefined ? '' : `&baseModel=${encodeURIComponent(options.baseModel)}`;
+    return this.allPages<RegistryArtifact>(`/api/v1/artifacts?kind=${encodeURIComponent(kind)}${base}&limit=100`);
+  }
+
   /** One file of an artifact (by artifact id, so a later version under the same name never swaps the bytes). */
   artifactFile(artifactId: string, path: string): Promise<Buffer> {
     return this.getBytes(`/api/v1/artifacts/id/${encodeURIComponent(artifactId)}/files/${encodeURIComponent(path)}`);
@@ -81,6 +81,20 @@ export class RegistryClient {
     } catch {
       return false;
     }
+  }
+
+  /** Follows `nextCursor` from `path` (which already has a query string) to the last page. */
+  private async allPages<T>(path: string): Promise<T[]> {
+    const all: T[] = [];
+    let cursor: string | null = null;
+    do {
+      const page: RegistryPage<T> | null = await this.getJson<RegistryPage<T>>(cursor === null ? path : `${path}&cursor=${encodeURIComponent(cursor)}`);
+      // 404: a registry without this list route (an older one) lists nothing rather than failing /v1/models.
+      if (page === null) break;
+      all.push(...page.items);
+      cursor = page.nextCursor;
+    } while (cursor !== null);
+    return all;
   }
 
   private async getJson<T>(path: string): Promise<T | null> {

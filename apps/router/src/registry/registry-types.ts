@@ -33,8 +33,9 @@ export interface RegistryAdapterVersion {
   readonly sizeBytes: number;
 }
 
-export interface RegistryAdapterPage {
-  readonly items: readonly RegistryAdapter[];
+/** A cursor page of a registry list route (`{items, nextCursor}`; null cursor = last page). */
+export interface RegistryPage<T> {
+  readonly items: readonly T[];
   readonly nextCursor: string | null;
 }
 

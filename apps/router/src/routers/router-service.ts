@@ -9,8 +9,9 @@ import type { ResolvedAdapter } from '../adapters/adapter-resolver';
 import { RouterMetrics } from '../metrics/router-metrics';
 import { BaseModelService, type ServedBaseModel } from '../models/base-model-service';
 import { BlobReader } from '../registry/blob-reader';
+import { RegistryClient } from '../registry/registry-client';
+import type { RegistryArtifact } from '../registry/registry-types';
 import { RoutedEngine } from './routed-engine';
-import { RouterRegistry, type RegistryRouterArtifact } from './router-registry';
 
 /** A learned router ready to serve: its base, artifact, resolved experts and its own batching engine. */
 export interface ServedRouter {
@@ -36,11 +37,11 @@ export interface ServedRouter {
 export class RouterService implements OnApplicationShutdown {
   private readonly logger = new Logger('routers');
   private readonly loaded = new Map<string, Promise<ServedRouter>>();
-  private readonly names = new Map<string, { at: number; artifact: RegistryRouterArtifact }>();
+  private readonly names = new Map<string, { at: number; artifact: RegistryArtifact }>();
 
   constructor(
     @Inject(ROUTER_CONFIG) private readonly config: RouterConfig,
-    private readonly registry: RouterRegistry,
+    private readonly registry: RegistryClient,
     private readonly blobs: BlobReader,
     private readonly baseModels: BaseModelService,
     private readonly adapters: AdapterService,
@@ -48,20 +49,21 @@ export class RouterService implements OnApplicationShutdown {
   ) {}
 
   /** The router artifact `ref` names, or undefined when the registry has none by that name/version. */
-  async find(ref: AdapterRef): Promise<RegistryRouterArtifact | undefined> {
+  async find(ref: AdapterRef): Promise<RegistryArtifact | undefined> {
     const version = routerVersion(ref);
     if (version === null) return undefined; // aliases name adapters only
     const key = `${ref.name}@${version ?? 'latest'}`;
     const cached = this.names.get(key);
     if (cached && (version !== undefined || Date.now() - cached.at < this.config.registry.refTtlMs)) return cached.artifact;
-    const artifact = await this.registry.router(ref.name, version);
-    if (artifact === null || artifact.kind !== 'router' || (artifact.deletedAt ?? null) !== null) return undefined;
+    const artifact = await this.registry.getArtifact('router', ref.name, version);
+    // The registry's name lookup already leaves soft-deleted versions out; a deleted router is never served either way.
+    if (artifact === null || artifact.deletedAt !== null) return undefined;
     this.names.set(key, { at: Date.now(), artifact });
     return artifact;
   }
 
   /** Loads (once per artifact version) and returns the router; `base`, when given, must be its base (400 otherwise). */
-  async acquire(artifact: RegistryRouterArtifact, base: string | undefined): Promise<ServedRouter> {
+  async acquire(artifact: RegistryArtifact, base: string | undefined): Promise<ServedRouter> {
     const routerBase = artifact.baseModel?.name;
     if (routerBase === undefined) throw routerErrors.invalid(`router '${artifact.name}@v${artifact.version}' names no base model`, 'model');
     if (base !== undefined && base !== routerBase) throw routerErrors.routerIncompatible(`${artifact.name}@v${artifact.version}`, routerBase, base);
@@ -81,14 +83,14 @@ export class RouterService implements OnApplicationShutdown {
     }
   }
 
-  private async load(info: RegistryRouterArtifact, baseName: string): Promise<ServedRouter> {
+  private async load(info: RegistryArtifact, baseName: string): Promise<ServedRouter> {
     const started = Date.now();
     const id = `${info.name}@v${info.version}`;
     const base = await this.baseModels.get(baseName);
     const read = async (path: string): Promise<Uint8Array> => {
       const file = info.files.find((f) => f.path === path);
       if (file === undefined) throw routerErrors.invalid(`router ${id} has no ${path} in the registry`, 'model');
-      const bytes = await this.blobs.read(file.sha256, () => this.registry.file(info, path));
+      const bytes = await this.blobs.read(file.sha256, () => this.registry.artifactFile(info.id, path));
       return new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength);
     };
     let artifact: RouterArtifact;

@@ -82,6 +82,10 @@ describe('router registry client: artifacts', () => {
       assert.equal((await client.getArtifact('retriever', 'autolora', 1))?.version, 1);
       assert.equal(await client.getArtifact('retriever', 'autolora', 9), null);
       assert.equal(await client.getArtifact('router', 'autolora'), null);
+      // Listing (what /v1/models reads): every version newest first, by kind, optionally by base.
+      assert.deepEqual((await client.listArtifacts('retriever')).map((a) => `${a.name}@v${a.version}`), ['autolora@v2', 'autolora@v1']);
+      assert.deepEqual(await client.listArtifacts('router'), []);
+      assert.deepEqual(await client.listArtifacts('retriever', { baseModel: 'no-such-base' }), [], 'baseModel is passed to the registry');
 
       const dir = await materialiseArtifact(config.dataDir, latest!, client, new BlobReader(config));
       assert.equal(dir, path.join(dataDir, 'artifacts', 'retriever', `autolora-v2-${latest!.id}`));
