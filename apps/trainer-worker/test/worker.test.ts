@@ -190,7 +190,9 @@ describe('trainer-worker with a real Redis', () => {
       await requestJobCancellation(client, 'train-cancel', 'user pressed stop');
       const job = await waitFor('the job to fail', async () => {
         const j = await queues.get('train')!.getJob('train-cancel');
-        return j !== undefined && (await j.getState()) === 'failed' ? j : undefined;
+        if (j === undefined || (await j.getState()) !== 'failed') return undefined;
+        // Read the job again: the copy fetched before the state check may predate failedReason.
+        return queues.get('train')!.getJob('train-cancel');
       }, 10_000);
       const elapsed = Date.now() - requested;
       assert.ok(elapsed < 5000, `stopped after ${elapsed} ms`);
