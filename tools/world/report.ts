@@ -37,6 +37,9 @@ export function printWorldReport(manifest: WorldManifest, log: Log): void {
     `build wall time: ${t.buildSeconds.toFixed(0)}s = tokenizer ${t.tokenizerSeconds.toFixed(0)}s + pretraining ${t.pretrainSeconds.toFixed(0)}s + ${n} adapters ${t.adaptersSeconds.toFixed(0)}s` +
       (t.evaluationSeconds !== undefined ? `; evaluation ${t.evaluationSeconds.toFixed(0)}s` : ''),
   );
-  if (manifest.base.copyAccuracy !== undefined) log(`base: ${manifest.base.parameters} parameters, pretraining loss ${manifest.base.pretrainFinalLoss.toFixed(3)}, copies ${(100 * manifest.base.copyAccuracy).toFixed(0)}% of the corpus's copy questions`);
+  // A build with --reuse-base did not pretrain: its loss is NaN, which JSON stores as null.
+  const pretrainLoss = manifest.base.pretrainFinalLoss;
+  const lossText = typeof pretrainLoss === 'number' && Number.isFinite(pretrainLoss) ? pretrainLoss.toFixed(3) : 'n/a (base reused from an earlier build)';
+  if (manifest.base.copyAccuracy !== undefined) log(`base: ${manifest.base.parameters} parameters, pretraining loss ${lossText}, copies ${(100 * manifest.base.copyAccuracy).toFixed(0)}% of the corpus's copy questions`);
   log(`measured on ${m.cpus} cores, load average ${m.loadAverage.join(' ')} at the start (${m.builtAt}); the machine is shared, so timings are noisy`);
 }

@@ -5,6 +5,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { FULL_WORLD_RECIPE, SMALL_WORLD_RECIPE } from '@palette/peft-core';
 import { parseWorldCli } from './cli-options';
+import { printWorldReport } from './report';
 import { readManifest, recipeFingerprint, writeManifest, type WorldManifest } from './world-manifest';
 
 test('CLI: variant, output dir, task subset and field overrides', () => {
@@ -42,6 +43,29 @@ test('manifest: fingerprint follows the recipe; write is atomic and reads back; 
     await writeManifest(dir, manifest);
     assert.deepEqual(await readManifest(dir), manifest);
     assert.deepEqual((await fsp.readdir(dir)).sort(), ['world-manifest.json']);
+  } finally {
+    await fsp.rm(dir, { recursive: true, force: true });
+  }
+});
+
+test('report: a world built with --reuse-base (no pretraining loss, null once read back) still prints', async () => {
+  const dir = await fsp.mkdtemp(path.join(os.tmpdir(), 'world-report-'));
+  try {
+    const manifest: WorldManifest = {
+      variant: 'small',
+      recipeFingerprint: recipeFingerprint(SMALL_WORLD_RECIPE),
+      recipe: SMALL_WORLD_RECIPE,
+      base: { dir: 'base', vocabSize: 258, parameters: 10, pretrainFinalLoss: Number.NaN, copyAccuracy: 0.5 },
+      tasks: [],
+      timings: { tokenizerSeconds: 0, pretrainSeconds: 0, adaptersSeconds: 2, buildSeconds: 2 },
+      machine: { cpus: 2, loadAverage: [1, 1, 1], builtAt: 'now' },
+    };
+    await writeManifest(dir, manifest);
+    const readBack = await readManifest(dir);
+    assert.equal((readBack!.base as { pretrainFinalLoss: unknown }).pretrainFinalLoss, null);
+    const lines: string[] = [];
+    printWorldReport(readBack!, (line) => lines.push(line));
+    assert.ok(lines.some((l) => l.includes('pretraining loss n/a (base reused from an earlier build), copies 50%')), lines.join('\n'));
   } finally {
     await fsp.rm(dir, { recursive: true, force: true });
   }

@@ -24,6 +24,8 @@
  * Env: BENCH_VECTORS (100000), BENCH_CLUSTERS (1000), BENCH_QUERIES (200), BENCH_K (10),
  * BENCH_NOISE (0.04 per coordinate), HNSW_M (16), HNSW_EF_CONSTRUCTION (64),
  * BENCH_EF_SEARCH (comma list, default 40,80,160,320), DATABASE_URL (optional).
+ * A reduced run: BENCH_VECTORS=20000 BENCH_QUERIES=100 (1.5–3.5 min on 2 shared cores; the full
+ * size took 13 min at load 11 → 6). Figures: root README, "Retrieval — npm run bench:retrieval".
  */
 import { performance } from 'node:perf_hooks';
 import { PGlite } from '@electric-sql/pglite';
