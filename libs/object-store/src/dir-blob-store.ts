@@ -17,6 +17,7 @@ export interface DirBlobStoreOptions {
 
 /** Where uploads are written before they are published; inside root so publishing is a same-filesystem link. */
 const TEMP_DIR = '.tmp';
+const MIN_TEMP_FILE_AGE_MS = 60_000;
 const SHARD = /^[0-9a-f]{2}$/;
 
 function isErrno(error: unknown, ...codes: string[]): boolean {
@@ -114,7 +115,9 @@ export class DirBlobStore implements BlobStore {
 
   async gc(references: BlobReferences, options: GcOptions): Promise<GcResult> {
     const result = await collectGarbage(this.list(), references, options, (sha) => this.delete(sha));
-    await this.sweepStaleTempFiles((options.now ?? Date.now()) - options.graceMs);
+    // An upload in flight owns a fresh .part file: never sweep one younger than a minute, even
+    // with graceMs 0 (an operator's "collect everything now" must not break running writers).
+    await this.sweepStaleTempFiles((options.now ?? Date.now()) - Math.max(options.graceMs, MIN_TEMP_FILE_AGE_MS));
     return result;
   }
 
