@@ -51,6 +51,9 @@ export function JobDetailPage() {
             }
           } else if (event.event in FINAL_EVENTS) {
             setJob((j) => (j ? { ...j, status: FINAL_EVENTS[event.event]! } : j));
+            // A final status tears this effect down (aborting the stream before its end), so
+            // read the row for its result, adapter and final metrics here, not after the stream.
+            void client.job(id).then(setJob, (error: unknown) => setStreamError(error));
           }
         },
         controller.signal,
