@@ -4,10 +4,10 @@
  * the job's progress, and stop at the next step boundary when cancelled (no checkpoint, no result)
  * or when the process shuts down (checkpoint first, then hand the job back).
  */
-import { Trainer, type TrainerInit, type TrainerOptions } from '@palette/peft-core';
+import { Trainer, exportPeftAdapter, residualAdapterForOriginalBase, type AdapterExportOptions, type TrainerInit, type TrainerOptions } from '@palette/peft-core';
 import type { CheckpointRef, TrainingMetrics } from '@palette/job-contracts';
 import { fetchCheckpoint, storeCheckpoint } from './checkpoint-store';
-import { JobCancelledError, JobInterruptedError } from './errors';
+import { JobCancelledError, JobInterruptedError, WorkerError } from './errors';
 import { reasonOf, type JobContext } from './job-context';
 import type { ProgressUpdate } from './progress-reporter';
 
@@ -115,4 +115,19 @@ async function checkpoint(ctx: JobContext<'train' | 'pretrain' | 'transfer'>, tr
   await ctx.progress.recordCheckpoint(ref, at);
   ctx.log.info(`checkpoint at step ${ref.step}`, { step: ref.step, manifest: ref.manifest });
   return ref;
+}
+
+/**
+ * Writes the trained LoRA as a PEFT adapter directory for the ORIGINAL base and returns the
+ * weights written: PiSSA / LoRA-GA runs train against a residual base, so their factors are first
+ * turned into the equivalent LoRA for the unmodified base.
+ */
+export async function exportTrainedLora(trainer: Trainer, dir: string, options: AdapterExportOptions): Promise<ReturnType<Trainer['loraWeights']>> {
+  let weights = trainer.loraWeights();
+  if (trainer.usesResidualBase) {
+    if (trainer.initialLora === undefined) throw new WorkerError('CHECKPOINT_INVALID', 'a residual-base run has no initial LoRA factors');
+    weights = residualAdapterForOriginalBase(weights, trainer.initialLora);
+  }
+  await exportPeftAdapter(dir, weights, options);
+  return weights;
 }

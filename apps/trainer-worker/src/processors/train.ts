@@ -4,13 +4,12 @@
  * two files as blobs.
  */
 import * as path from 'node:path';
-import { exportPeftAdapter, residualAdapterForOriginalBase, type LoraSpec, type TrainerOptions } from '@palette/peft-core';
+import type { LoraSpec, TrainerOptions } from '@palette/peft-core';
 import { ADAPTER_CONFIG_FILE, ADAPTER_WEIGHTS_FILE, type TrainJobResult } from '@palette/job-contracts';
 import { uploadFiles } from '../blob-files';
-import { WorkerError } from '../errors';
 import { throwIfStopped, type JobContext } from '../job-context';
 import { loadBaseModel, loadTrainingData } from '../job-inputs';
-import { optimisationOptions, runTraining, trainingMetrics } from '../training-run';
+import { exportTrainedLora, optimisationOptions, runTraining, trainingMetrics } from '../training-run';
 import { trainCompanion } from './companion-discriminator';
 
 export async function processTrain(ctx: JobContext<'train'>): Promise<TrainJobResult> {
@@ -34,14 +33,8 @@ export async function processTrain(ctx: JobContext<'train'>): Promise<TrainJobRe
   try {
     ctx.progress.update({ phase: 'exporting', step: trainer.step, totalSteps: trainer.totalSteps, loss: trainer.losses.at(-1) ?? null });
     const evalLoss = data.eval.length > 0 ? await trainer.evaluate() : undefined;
-    let weights = trainer.loraWeights();
-    if (trainer.usesResidualBase) {
-      // PiSSA / LoRA-GA trained against a residual base; publish the equivalent LoRA for the original base.
-      if (trainer.initialLora === undefined) throw new WorkerError('CHECKPOINT_INVALID', 'a residual-base run has no initial LoRA factors');
-      weights = residualAdapterForOriginalBase(weights, trainer.initialLora);
-    }
     const outDir = path.join(ctx.scratchDir, 'adapter');
-    await exportPeftAdapter(outDir, weights, {
+    const weights = await exportTrainedLora(trainer, outDir, {
       spec,
       base: base.config,
       dtype: payload.dtype,

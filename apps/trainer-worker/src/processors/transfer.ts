@@ -16,9 +16,7 @@ import {
   Discriminator,
   PeftCoreError,
   buildDistillationSet,
-  exportPeftAdapter,
   readDiscriminatorDir,
-  residualAdapterForOriginalBase,
   seedsHash,
   type LoraSpec,
   type PromptCompletionTrainingExample,
@@ -30,7 +28,7 @@ import { downloadFiles, readBlob, uploadFiles } from '../blob-files';
 import { JobCancelledError, JobInterruptedError, WorkerError } from '../errors';
 import { reasonOf, throwIfStopped, type JobContext } from '../job-context';
 import { loadAdapter, loadBaseModel, type BaseModel } from '../job-inputs';
-import { optimisationOptions, runTraining, trainingMetrics } from '../training-run';
+import { exportTrainedLora, optimisationOptions, runTraining, trainingMetrics } from '../training-run';
 
 const JOB_PHASE: Readonly<Record<TransferPhase, JobPhase>> = { generate: 'generating', filter: 'filtering', answer: 'answering', train: 'training', export: 'exporting' };
 
@@ -73,13 +71,8 @@ export async function processTransfer(ctx: JobContext<'transfer'>): Promise<Tran
   const { trainer } = run;
   try {
     ctx.progress.update({ phase: 'exporting', step: trainer.step, totalSteps: trainer.totalSteps, loss: trainer.losses.at(-1) ?? null, transfer: { ...set.detail, phase: 'export', done: 0, total: 1 } });
-    let weights = trainer.loraWeights();
-    if (trainer.usesResidualBase) {
-      if (trainer.initialLora === undefined) throw new WorkerError('CHECKPOINT_INVALID', 'a residual-base run has no initial LoRA factors');
-      weights = residualAdapterForOriginalBase(weights, trainer.initialLora);
-    }
     const outDir = path.join(ctx.scratchDir, 'adapter');
-    await exportPeftAdapter(outDir, weights, {
+    await exportTrainedLora(trainer, outDir, {
       spec,
       base: target.config,
       dtype: payload.dtype,
