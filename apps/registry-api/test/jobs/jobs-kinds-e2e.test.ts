@@ -13,8 +13,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import type { BlobStore } from '@palette/object-store';
-import { parseWorkerConfig } from '../../../trainer-worker/src/config';
-import { startTrainerWorker, type TrainerWorker } from '../../../trainer-worker/src/worker-app';
+import type { TrainerWorker } from '@palette/trainer-worker';
 import { createTestApp, type TestApp } from '../../src/testing';
 import { DatabaseService } from '../../src/database';
 import { JobCheckpointRefs, JOB_CHECKPOINT_OWNER } from '../../src/jobs/job-checkpoint-refs';
@@ -22,6 +21,7 @@ import { JobStateMirror } from '../../src/jobs/job-state-mirror';
 import { BLOB_STORE } from '../../src/storage/blob-store.provider';
 import { startRedisServer, type RedisServer } from '../../../../tools/testing/redis-server';
 import { buildJobFixture, type JobFixture } from './job-fixtures';
+import { startInProcessWorker } from '../helpers/in-process-worker';
 
 const auth = (key: string) => ({ authorization: `Bearer ${key}` });
 
@@ -86,21 +86,7 @@ describe('pretrain, train and evaluate jobs end to end (registry + Redis + in-pr
     await upload.expect(201);
     const ds = await t.http.post('/api/v1/datasets').set(auth(writer)).field('name', 'reverse-word').field('evalFraction', '0.1').attach('file', Buffer.from(fx.datasetJsonl), 'reverse.jsonl').expect(201);
     datasetId = ds.body.dataset.id;
-    const blobRoot = t.config.blobStore.driver === 'dir' ? t.config.blobStore.root : '';
-    const config = parseWorkerConfig({
-      REDIS_URL: redis.url,
-      DATA_DIR: scratch,
-      BLOB_STORE: 'dir',
-      BLOB_DIR: blobRoot,
-      REGISTRY_URL: baseUrl,
-      SERVICE_KEY: serviceKey,
-      WORKER_QUEUES: 'pretrain,train,evaluate',
-      WORKER_PROGRESS_INTERVAL_MS: '100',
-      WORKER_CANCEL_POLL_MS: '100',
-      WORKER_INTRA_OP_THREADS: '1',
-    });
-    worker = await startTrainerWorker(config, { echo: (line) => void workerLog.push(line) });
-    await worker.waitUntilReady();
+    worker = await startInProcessWorker(t, { redisUrl: redis.url, registryUrl: baseUrl, serviceKey, dataDir: scratch, queues: 'pretrain,train,evaluate', progressIntervalMs: 100, cancelPollMs: 100, log: workerLog });
   });
 
   after(async () => {

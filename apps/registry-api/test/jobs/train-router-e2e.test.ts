@@ -10,11 +10,12 @@ import { mkdtemp, readFile, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { createAdapterConfig, createPeftAdapter, decodeRouterArtifact, randomCheckpoint, randomLora, randomModelConfig, saveCheckpoint, Tokenizer, trainByteLevelBpe, writePeftAdapter, type ModelConfig } from '@palette/peft-core';
-import { parseWorkerConfig, startTrainerWorker, type TrainerWorker } from '@palette/trainer-worker';
+import type { TrainerWorker } from '@palette/trainer-worker';
 import { createTestApp, type TestApp } from '../../src/testing';
 import { DatabaseService } from '../../src/database';
 import { JobStateMirror } from '../../src/jobs/job-state-mirror';
 import { startRedisServer, type RedisServer } from '../../../../tools/testing/redis-server';
+import { startInProcessWorker } from '../helpers/in-process-worker';
 
 const auth = (key: string) => ({ authorization: `Bearer ${key}` });
 const TASKS = ['reverse-word', 'uppercase-word', 'parity'];
@@ -92,21 +93,7 @@ describe('train-router jobs (registry + Redis + worker)', () => {
     await uploadAdapter('parity', 'tiny-base', 12);
     await uploadAdapter('elsewhere', 'other-base', 13);
     const key = await t.http.post('/api/v1/keys').set(auth(t.adminKey)).send({ name: 'trainer-worker', role: 'service' }).expect(201);
-    worker = await startTrainerWorker(
-      parseWorkerConfig({
-        REDIS_URL: redis.url,
-        DATA_DIR: scratch,
-        BLOB_STORE: 'dir',
-        BLOB_DIR: t.config.blobStore.driver === 'dir' ? t.config.blobStore.root : '',
-        REGISTRY_URL: baseUrl,
-        SERVICE_KEY: key.body.key,
-        WORKER_QUEUES: 'train-router',
-        WORKER_PROGRESS_INTERVAL_MS: '50',
-        WORKER_INTRA_OP_THREADS: '1',
-      }),
-      { echo: () => undefined },
-    );
-    await worker.waitUntilReady();
+    worker = await startInProcessWorker(t, { redisUrl: redis.url, registryUrl: baseUrl, serviceKey: key.body.key, dataDir: scratch, queues: 'train-router', progressIntervalMs: 50 });
   });
 
   after(async () => {

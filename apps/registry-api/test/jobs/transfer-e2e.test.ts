@@ -19,12 +19,13 @@ import { mkdtemp, readFile, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { Rng, Tokenizer, Trainer, randomCheckpoint, randomModelConfig, saveCheckpoint, trainByteLevelBpe, type ModelConfig, type TokenizerJson } from '@palette/peft-core';
-import { parseWorkerConfig, startTrainerWorker, type TrainerWorker } from '@palette/trainer-worker';
+import type { TrainerWorker } from '@palette/trainer-worker';
 import { createTestApp, type TestApp } from '../../src/testing';
 import { DatabaseService } from '../../src/database';
 import { JobStateMirror } from '../../src/jobs/job-state-mirror';
 import { startRedisServer, type RedisServer } from '../../../../tools/testing/redis-server';
 import { openSse, type SseEvent } from './sse-client';
+import { startInProcessWorker } from '../helpers/in-process-worker';
 
 const auth = (key: string) => ({ authorization: `Bearer ${key}` });
 const LETTERS = 'abcdef';
@@ -159,21 +160,7 @@ describe('transfer jobs end to end (registry + Redis + worker)', () => {
     const ds = await t.http.post('/api/v1/datasets').set(auth(writer)).field('name', 'last-letter').field('evalFraction', '0').attach('file', Buffer.from(jsonl), 'last-letter.jsonl').expect(201);
     datasetRef = ds.body.dataset.id;
     const key = await t.http.post('/api/v1/keys').set(auth(t.adminKey)).send({ name: 'trainer-worker', role: 'service' }).expect(201);
-    const blobRoot = t.config.blobStore.driver === 'dir' ? t.config.blobStore.root : '';
-    const config = parseWorkerConfig({
-      REDIS_URL: redis.url,
-      DATA_DIR: scratch,
-      BLOB_STORE: 'dir',
-      BLOB_DIR: blobRoot,
-      REGISTRY_URL: baseUrl,
-      SERVICE_KEY: key.body.key,
-      WORKER_QUEUES: 'train,transfer',
-      WORKER_PROGRESS_INTERVAL_MS: '50',
-      WORKER_CANCEL_POLL_MS: '100',
-      WORKER_INTRA_OP_THREADS: '1',
-    });
-    worker = await startTrainerWorker(config, { echo: () => undefined });
-    await worker.waitUntilReady();
+    worker = await startInProcessWorker(t, { redisUrl: redis.url, registryUrl: baseUrl, serviceKey: key.body.key, dataDir: scratch, queues: 'train,transfer', progressIntervalMs: 50, cancelPollMs: 100 });
   });
 
   after(async () => {

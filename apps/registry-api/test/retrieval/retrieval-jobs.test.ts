@@ -13,14 +13,14 @@ import assert from 'node:assert/strict';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
-import { parseWorkerConfig } from '../../../trainer-worker/src/config';
-import { startTrainerWorker, type TrainerWorker } from '../../../trainer-worker/src/worker-app';
+import type { TrainerWorker } from '@palette/trainer-worker';
 import { startRedisServer, type RedisServer } from '../../../../tools/testing/redis-server';
 import { DatabaseService } from '../../src/database';
 import { JobStateMirror } from '../../src/jobs/job-state-mirror';
 import { EmbeddingSpacesService, embedJobId } from '../../src/retrieval/embedding-spaces.service';
 import { createTestApp, type TestApp } from '../../src/testing';
 import { auth, uploadAdapter, uploadBaseModel } from '../helpers/catalog-client';
+import { startInProcessWorker } from '../helpers/in-process-worker';
 import { BASE, TASKS, buildSyntheticWorld, words } from './synthetic-world';
 
 const PER_TASK = 3;
@@ -91,21 +91,7 @@ describe('retrieval jobs: train-retriever and embed (registry + Redis + in-proce
     reader = await t.keyFor('reader');
     serviceKey = await t.keyFor('service');
     await uploadBaseModel(t, t.adminKey, BASE, world.baseFiles).expect(201);
-    const blobRoot = t.config.blobStore.driver === 'dir' ? t.config.blobStore.root : '';
-    const config = parseWorkerConfig({
-      REDIS_URL: redis.url,
-      DATA_DIR: scratch,
-      BLOB_STORE: 'dir',
-      BLOB_DIR: blobRoot,
-      REGISTRY_URL: baseUrl,
-      SERVICE_KEY: serviceKey,
-      WORKER_QUEUES: 'train-retriever,embed',
-      WORKER_PROGRESS_INTERVAL_MS: '100',
-      WORKER_CANCEL_POLL_MS: '100',
-      WORKER_INTRA_OP_THREADS: '1',
-    });
-    worker = await startTrainerWorker(config, { echo: (line) => void workerLog.push(line) });
-    await worker.waitUntilReady();
+    worker = await startInProcessWorker(t, { redisUrl: redis.url, registryUrl: baseUrl, serviceKey, dataDir: scratch, queues: 'train-retriever,embed', progressIntervalMs: 100, cancelPollMs: 100, log: workerLog });
   });
 
   after(async () => {
