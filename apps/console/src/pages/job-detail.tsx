@@ -16,7 +16,7 @@ const FINAL_EVENTS: Readonly<Record<string, JobStatus>> = { completed: 'succeede
 
 /**
  * One job, live: the registry's SSE stream (`state`, `progress`…, then a final event) drives the
- * progress bar and the loss curve; the row is re-read when the stream ends to get the result.
+ * progress bar and the loss curve; the final event brings the finished row with its result.
  */
 export function JobDetailPage() {
   const { id = '' } = useParams();
@@ -50,15 +50,15 @@ export function JobDetailPage() {
               setLive((points) => [...points.filter((p) => p.step !== point.step), point]);
             }
           } else if (event.event in FINAL_EVENTS) {
-            setJob((j) => (j ? { ...j, status: FINAL_EVENTS[event.event]! } : j));
-            // A final status tears this effect down (aborting the stream before its end), so
-            // read the row for its result, adapter and final metrics here, not after the stream.
-            void client.job(id).then(setJob, (error: unknown) => setStreamError(error));
+            // The final event carries the finished row (result, adapter, final metrics). Setting
+            // it tears this effect down, aborting the stream, so nothing after it is read.
+            const row = isRecord(data) && isRecord(data.job) ? (data.job as unknown as JobDetail) : undefined;
+            setJob((j) => row ?? (j ? { ...j, status: FINAL_EVENTS[event.event]! } : j));
           }
         },
         controller.signal,
       )
-      // The stream ends with the job: read the row for its result, adapter and final metrics.
+      // A stream that ended without a final event (the connection dropped): read the row.
       .then(() => (controller.signal.aborted ? undefined : client.job(id).then(setJob)))
       .catch((error: unknown) => {
         if (!controller.signal.aborted) setStreamError(error);

@@ -3,10 +3,13 @@ import { Injectable } from '@nestjs/common';
 import type { QueueEvents } from 'bullmq';
 import { readJobProgress, type JobKind } from '@palette/job-contracts';
 import { JobQueues } from './job-queues';
-import { CANCELLED_PREFIX } from './job-state-mirror';
+import { CANCELLED_PREFIX, JobStateMirror } from './job-state-mirror';
 import { JobsService, kindOf } from './jobs.service';
 
-/** Events of a job stream: `state` first (the current state), then `progress`, and one of `completed`, `failed`, `cancelled` last. */
+/**
+ * Events of a job stream: `state` first (the current state), then `progress`, and one of
+ * `completed`, `failed`, `cancelled` last; the final event's `job` is the row with that outcome.
+ */
 export type JobStreamEventName = 'state' | 'progress' | 'completed' | 'failed' | 'cancelled';
 
 const HEARTBEAT_MS = 15_000;
@@ -42,13 +45,16 @@ class SseWriter {
  * Live progress over server-sent events, from BullMQ's QueueEvents. The subscription starts
  * BEFORE the current state is read, and events that arrive meanwhile are held back, so the first
  * event is always the current state and nothing between it and the live events is lost. A job
- * stream ends after the job's final event (or at once when it has already finished).
+ * stream ends after the job's final event (or at once when it has already finished). The final
+ * event waits for the state mirror to write the outcome, so its `job` (and any read after it)
+ * already shows the final status, result and registration.
  */
 @Injectable()
 export class JobEventStream {
   constructor(
     private readonly queues: JobQueues,
     private readonly jobs: JobsService,
+    private readonly mirror: JobStateMirror,
   ) {}
 
   async streamJob(id: string, req: IncomingMessage, res: ServerResponse): Promise<void> {
@@ -60,13 +66,19 @@ export class JobEventStream {
     const sse = new SseWriter(res);
     const held: Array<[JobStreamEventName, unknown]> = [];
     let live = false;
+    let finishing = false;
     const emit = (name: JobStreamEventName, data: unknown): void => {
       if (!live) {
         held.push([name, data]);
         return;
       }
-      sse.send(name, data);
-      if (name === 'completed' || name === 'failed' || name === 'cancelled') close();
+      if (finishing) return;
+      if (name === 'progress' || name === 'state') return void sse.send(name, data);
+      finishing = true;
+      void this.settledRow(id).then((job) => {
+        sse.send(name, { ...asObject(data), job });
+        close();
+      });
     };
     const detach = subscribe(events, (jobId) => jobId === id, (_jobId, name, data) => emit(name, data));
     const heartbeat = setInterval(() => sse.comment('keep-alive'), HEARTBEAT_MS);
@@ -86,6 +98,14 @@ export class JobEventStream {
     if (bullState === 'failed') return void emit(job?.failedReason?.startsWith(CANCELLED_PREFIX) ? 'cancelled' : 'failed', { jobId: id, reason: job?.failedReason ?? '' });
     if (bullState === 'missing' && TERMINAL_ROW.has(fresh.status)) return void emit(fresh.status === 'succeeded' ? 'completed' : fresh.status === 'cancelled' ? 'cancelled' : 'failed', { jobId: id, reason: fresh.error });
     for (const [name, data] of held.splice(0)) emit(name, data);
+  }
+
+  /** The job's row once the mirror has written every event received so far (null if it cannot be read). */
+  private async settledRow(id: string): Promise<unknown> {
+    // The mirror's listener was attached at start-up, before this stream's: by the time a final
+    // event reaches us its write is already queued, and settledFor waits for it.
+    await this.mirror.settledFor(id);
+    return this.jobs.detail(id).catch(() => null);
   }
 
   /** Every job's events, until the client disconnects (for the console's jobs page). */

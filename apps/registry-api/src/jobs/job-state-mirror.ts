@@ -44,6 +44,11 @@ export class JobStateMirror implements OnApplicationBootstrap, OnModuleDestroy {
     return this.serial.idle();
   }
 
+  /** Resolves when every event of `jobId` received so far is written. */
+  settledFor(jobId: string): Promise<void> {
+    return this.serial.idleFor(jobId);
+  }
+
   private listen(kind: JobKind, events: QueueEvents): void {
     const on = <A extends { jobId: string }>(name: 'active' | 'progress' | 'completed' | 'failed' | 'removed', apply: (args: A) => Promise<void>): void => {
       const handler = (args: A): void => {

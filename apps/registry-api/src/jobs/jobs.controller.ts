@@ -71,7 +71,7 @@ export class JobsController {
 
   @Get(':id/events')
   @RequireRole('reader')
-  @ApiOperation({ summary: 'Live progress as server-sent events: `state` first, then `progress`, and `completed` / `failed` / `cancelled` last' })
+  @ApiOperation({ summary: 'Live progress as server-sent events: `state` first, then `progress`, and `completed` / `failed` / `cancelled` last (its `job` is the finished row)' })
   @ApiProduces('text/event-stream')
   events(@Param('id') id: string, @Req() req: IncomingMessage, @Res() res: ServerResponse): Promise<void> {
     return this.stream.streamJob(id, req, res);

@@ -17,6 +17,11 @@ export class KeyedSerial {
     return next;
   }
 
+  /** Resolves when every task queued for `key` so far has run. */
+  async idleFor(key: string): Promise<void> {
+    await this.tails.get(key);
+  }
+
   /** Resolves when every queued task has run. */
   async idle(): Promise<void> {
     while (this.tails.size > 0) await Promise.all([...this.tails.values()]);

@@ -182,6 +182,10 @@ describe('training jobs end to end (registry + Redis + two worker processes)', (
       const names = events.map((e) => e.event);
       assert.equal(names[0], 'state', `first event of ${ids[i]}: ${names.join(',')}`);
       assert.equal(names.at(-1), 'completed', `last event of ${ids[i]}: ${names.join(',')}\n${workers.map((w) => w.output()).join('\n')}`);
+      // The final event waits for the mirror: its row already shows the outcome and registration.
+      const finalRow = (events.at(-1)!.data as { job: { status: string; adapterVersion: string | null; progress: { step: number } } }).job;
+      assert.equal(finalRow.status, 'succeeded');
+      assert.equal(finalRow.adapterVersion, `reverse-lora-${i + 1}@v1`);
       const steps = events.filter((e): e is SseEvent & { data: { phase: string; step: number } } => e.event === 'progress' && (e.data as { phase: string }).phase === 'training').map((e) => e.data.step);
       assert.ok(steps.length >= 2, `${ids[i]} progress steps: ${steps.join(',')}`);
       assert.ok(steps.every((s, k) => k === 0 || s >= steps[k - 1]!), 'steps never go back');
