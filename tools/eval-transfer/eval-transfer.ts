@@ -13,7 +13,7 @@
  * default companion settings (job-contracts' companionDiscriminatorSchema), and `transferAdapter`
  * (= `buildDistillationSet`, which the transfer job calls, + the student's Trainer run).
  *
- * Usage: npm run eval:transfer -- [--tasks a,b,…] [--candidates N] [--shots N (default 0)] [--world DIR] [--target DIR] [--rebuild-target] [--json FILE]
+ * Usage: npm run eval:transfer -- [--tasks a,b,…] [--candidates N] [--shots N (default 0)] [--seed-prefix N] [--world DIR] [--target DIR] [--rebuild-target] [--json FILE]
  */
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -55,6 +55,7 @@ interface Cli {
   readonly tasks: readonly string[];
   readonly candidates: number;
   readonly shots: number;
+  readonly seedPrefixChars: number;
   readonly worldDir: string;
   readonly targetRoot: string;
   readonly rebuildTarget: boolean;
@@ -68,6 +69,7 @@ function parseCli(argv: readonly string[]): Cli {
   // The world's tiny bases, shown a list of bare prompts, write the next input and then EOS (never
   // "\nA:"), so the default here is 0 shots: each candidate is primed with the seeds' shared start only.
   let shots = 0;
+  let seedPrefixChars = defaultsOf(transferHyperparametersSchema).seedPrefixChars;
   let worldDir = path.join(root, 'full');
   let targetRoot = path.join(root, 'transfer-target');
   let rebuildTarget = false;
@@ -82,16 +84,18 @@ function parseCli(argv: readonly string[]): Cli {
     if (flag === '--tasks') tasks = value().split(',').filter((s) => s !== '');
     else if (flag === '--candidates') candidates = Number(value());
     else if (flag === '--shots') shots = Number(value());
+    else if (flag === '--seed-prefix') seedPrefixChars = Number(value());
     else if (flag === '--world') worldDir = path.resolve(value());
     else if (flag === '--target') targetRoot = path.resolve(value());
     else if (flag === '--rebuild-target') rebuildTarget = true;
     else if (flag === '--json') jsonOut = path.resolve(value());
-    else throw new Error(`unknown option '${flag}'\nusage: [--tasks a,b] [--candidates N] [--shots N] [--world DIR] [--target DIR] [--rebuild-target] [--json FILE]`);
+    else throw new Error(`unknown option '${flag}'\nusage: [--tasks a,b] [--candidates N] [--shots N] [--seed-prefix N] [--world DIR] [--target DIR] [--rebuild-target] [--json FILE]`);
   }
   if (!Number.isInteger(candidates) || candidates < 1) throw new Error(`--candidates must be a positive integer, got ${candidates}`);
   for (const id of tasks) getWorldTask(id); // throws naming an unknown task
   if (!Number.isInteger(shots) || shots < 0) throw new Error(`--shots must be a non-negative integer, got ${shots}`);
-  return { tasks, candidates, shots, worldDir, targetRoot, rebuildTarget, jsonOut: jsonOut ?? path.join(targetRoot, 'eval-transfer.json') };
+  if (!Number.isInteger(seedPrefixChars) || seedPrefixChars < 0) throw new Error(`--seed-prefix must be a non-negative integer, got ${seedPrefixChars}`);
+  return { tasks, candidates, shots, seedPrefixChars, worldDir, targetRoot, rebuildTarget, jsonOut: jsonOut ?? path.join(targetRoot, 'eval-transfer.json') };
 }
 
 interface Loaded {
@@ -169,7 +173,7 @@ async function evalTask(id: string, source: { world: WorldManifest; dir: string;
   const options = {
     candidates: cli.candidates,
     seed: job.seed,
-    generation: { shots: cli.shots, temperature: job.temperature, maxNewTokens: job.promptMaxNewTokens, batchSize: job.batchSize },
+    generation: { shots: cli.shots, seedPrefixChars: cli.seedPrefixChars, temperature: job.temperature, maxNewTokens: job.promptMaxNewTokens, batchSize: job.batchSize },
     answerMaxNewTokens: targetRecipe.evaluation.maxNewTokens,
     batchSize: job.batchSize,
     minAccepted: job.minAccepted,
@@ -243,7 +247,7 @@ async function main(): Promise<void> {
   const log: Log = (line) => console.log(line);
   const started = performance.now();
   const load0 = os.loadavg().map((x) => x.toFixed(2)).join(' ');
-  log(`eval:transfer — ${cli.tasks.length} tasks, ${cli.candidates} candidates each, ${cli.shots} shots; ${os.cpus().length} cores, load ${load0}, ${new Date().toISOString()}`);
+  log(`eval:transfer — ${cli.tasks.length} tasks, ${cli.candidates} candidates each, ${cli.shots} shots, seed prefix ≤ ${cli.seedPrefixChars} chars; ${os.cpus().length} cores, load ${load0}, ${new Date().toISOString()}`);
 
   let world = await readManifest(cli.worldDir);
   if (world === undefined) {
@@ -287,7 +291,7 @@ async function main(): Promise<void> {
   log(`transferred / target-on-real-data = ${(ratio * 100).toFixed(1)}% (goal ≥ 90%: ${goals.ninetyPercentOfReal ? 'met' : 'NOT met'}); filtered ${pct(m.transferred)} vs unfiltered ${pct(m.unfiltered)} (goal filtered ≥ unfiltered: ${goals.filterAtLeastUnfiltered ? 'met' : 'NOT met'})`);
   log(`wall time ${wall.toFixed(0)}s (target base + real-data adapters ${targetSeconds.toFixed(0)}s${target.built ? '' : ', cached'}; transfers ${(wall - targetSeconds).toFixed(0)}s); ${os.cpus().length} cores, load ${load0} at the start, ${os.loadavg().map((x) => x.toFixed(2)).join(' ')} at the end`);
   await fsp.mkdir(path.dirname(cli.jsonOut), { recursive: true });
-  await fsp.writeFile(cli.jsonOut, JSON.stringify({ at: new Date().toISOString(), cpus: os.cpus().length, loadAtStart: load0, wallSeconds: wall, targetSeconds, targetBuilt: target.built, candidates: cli.candidates, shots: cli.shots, means: m, ratio, goals, rows }, null, 2) + '\n');
+  await fsp.writeFile(cli.jsonOut, JSON.stringify({ at: new Date().toISOString(), cpus: os.cpus().length, loadAtStart: load0, wallSeconds: wall, targetSeconds, targetBuilt: target.built, candidates: cli.candidates, shots: cli.shots, seedPrefixChars: cli.seedPrefixChars, means: m, ratio, goals, rows }, null, 2) + '\n');
   log(`figures written to ${cli.jsonOut}`);
 }
 

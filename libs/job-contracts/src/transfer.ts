@@ -44,6 +44,11 @@ export const transferHyperparametersSchema = object({
    * seeds' shared start (tiny bases that never saw a list of prompts stop after one: eval:transfer).
    */
   shots: withDefault(number({ integer: true, min: 0, max: 64 }), 5),
+  /**
+   * Prime each generation with up to this many characters of a seed's input too (0: off; see
+   * peft-core's `seedPrefixChars`). Keeps a base that never saw the task on its kind of input.
+   */
+  seedPrefixChars: withDefault(number({ integer: true, min: 0, max: 64 }), 0),
   /** Filter with the source adapter's companion discriminator; false: keep every candidate (the unfiltered ablation). */
   filter: withDefault(boolean(), true),
   /** Overrides the discriminator's own threshold. */

@@ -203,6 +203,12 @@ export function catalogFlowSuite(label: string, options: TestAppOptions): void {
       await t.http.put('/api/v1/adapters/legal-de/aliases/prod').set(auth(writer)).send({ version: '2' }).expect(200);
       const moved = await t.http.get('/api/v1/adapters/legal-de/versions/prod').set(auth(reader)).expect(200);
       assert.equal(moved.body.version, 2);
+      assert.equal((await t.http.get('/api/v1/adapters/legal-de/versions/latest').set(auth(reader)).expect(200)).body.version, 2);
+      // A miss says which of the two is missing: the version, or the adapter itself.
+      const noVersion = await t.http.get('/api/v1/adapters/legal-de/versions/v9').set(auth(reader)).expect(404);
+      assert.match(noVersion.body.error.message, /version v9 of adapter "legal-de"/);
+      const noAdapter = await t.http.get('/api/v1/adapters/no-such-adapter/versions/v1').set(auth(reader)).expect(404);
+      assert.match(noAdapter.body.error.message, /adapter "no-such-adapter"/);
       const ambiguous = await t.http.put('/api/v1/adapters/legal-de/aliases/v7').set(auth(writer)).send({ version: '1' }).expect(400);
       assert.match(ambiguous.body.error.message, /would be read as a version reference/);
 

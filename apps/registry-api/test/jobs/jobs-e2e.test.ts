@@ -15,10 +15,10 @@ import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { createTestApp, type TestApp } from '../../src/testing';
 import { DatabaseService } from '../../src/database';
-import { JobStateMirror } from '../../src/jobs/job-state-mirror';
 import { startRedisServer, type RedisServer } from '../../../../tools/testing/redis-server';
 import { buildJobFixture, type JobFixture } from './job-fixtures';
 import { openSse, type SseEvent, type SseStream } from './sse-client';
+import { finishedJob, waitFor } from '../helpers/job-waits';
 
 const ROOT = path.resolve(__dirname, '../../../..');
 const RUN_TS = path.join(ROOT, 'tools/run-ts.js');
@@ -121,24 +121,7 @@ async function jobView(id: string): Promise<JobView> {
   return res.body as JobView;
 }
 
-async function waitFor<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs: number): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await probe();
-    if (v !== undefined) return v;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}\n${workers.map((w) => w.output()).join('\n')}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
-
-/** The job row once the mirror has caught up with a final state. */
-async function settledJob(id: string, timeoutMs: number): Promise<JobView> {
-  return waitFor(`job ${id} to finish`, async () => {
-    await t.app.get(JobStateMirror).settled();
-    const view = await jobView(id);
-    return ['succeeded', 'failed', 'cancelled'].includes(view.status) ? view : undefined;
-  }, timeoutMs);
-}
+const workersOutput = (): string => workers.map((w) => w.output()).join('\n');
 
 describe('training jobs end to end (registry + Redis + two worker processes)', () => {
   before(async () => {
@@ -193,7 +176,7 @@ describe('training jobs end to end (registry + Redis + two worker processes)', (
 
     const prisma = t.app.get(DatabaseService).prisma;
     for (const [i, id] of ids.entries()) {
-      const job = await settledJob(id, 10_000);
+      const job = await finishedJob<JobView>(t, writer, id, { timeoutMs: 10_000, context: workersOutput });
       const adapter = `reverse-lora-${i + 1}`;
       assert.equal(job.status, 'succeeded', job.error ?? '');
       assert.equal(job.adapterVersion, `${adapter}@v1`);
@@ -222,7 +205,7 @@ describe('training jobs end to end (registry + Redis + two worker processes)', (
 
   it('a cancelled job stops within 5 s and registers nothing', async () => {
     await submit('e2e-cancel', trainSpec('cancelled-lora', 100_000, 1000));
-    await waitFor('training to start', async () => ((await jobView('e2e-cancel')).progress.phase === 'training' ? true : undefined), 30_000);
+    await waitFor('training to start', async () => ((await jobView('e2e-cancel')).progress.phase === 'training' ? true : undefined), 30_000, workersOutput);
     const stream = await openSse(`${baseUrl}/api/v1/jobs/e2e-cancel/events`, writer);
     const requested = Date.now();
     const res = await t.http.post('/api/v1/jobs/e2e-cancel/cancel').set(auth(writer)).send({ reason: 'stop now' }).expect(200);
@@ -233,7 +216,7 @@ describe('training jobs end to end (registry + Redis + two worker processes)', (
     const elapsed = Date.now() - requested;
     assert.equal(events.at(-1)?.event, 'cancelled', events.map((e) => e.event).join(','));
     assert.ok(elapsed < 5000, `stopped after ${elapsed} ms`);
-    const job = await settledJob('e2e-cancel', 5000);
+    const job = await finishedJob<JobView>(t, writer, 'e2e-cancel', { timeoutMs: 5000, context: workersOutput });
     assert.equal(job.status, 'cancelled');
     assert.match(job.error ?? '', /cancelled: stop now/);
     assert.equal(job.adapterVersion, null);
@@ -246,7 +229,7 @@ describe('training jobs end to end (registry + Redis + two worker processes)', (
     const atKill = await waitFor('a checkpoint', async () => {
       const p = (await jobView('e2e-crash')).progress;
       return p.checkpoint !== undefined && p.checkpoint.step >= 50 ? p : undefined;
-    }, 60_000);
+    }, 60_000, workersOutput);
     const holder = workers.find((w) => w.output().includes('[train e2e-crash]'));
     assert.ok(holder, 'one worker runs the job');
     holder.kill();
@@ -254,7 +237,7 @@ describe('training jobs end to end (registry + Redis + two worker processes)', (
     const afterKill = await jobView('e2e-crash');
     assert.ok((afterKill.progress.step ?? 0) < steps, `still running when killed (step ${afterKill.progress.step})`);
 
-    const job = await settledJob('e2e-crash', 90_000);
+    const job = await finishedJob<JobView>(t, writer, 'e2e-crash', { timeoutMs: 90_000, context: workersOutput });
     assert.equal(job.status, 'succeeded', `${job.error}\n${workers.map((w) => w.output()).join('\n')}`);
     assert.equal(job.result?.metrics?.steps, steps);
     const resumed = job.result?.metrics?.resumedFromStep ?? 0;

@@ -22,6 +22,7 @@ import { BLOB_STORE } from '../../src/storage/blob-store.provider';
 import { startRedisServer, type RedisServer } from '../../../../tools/testing/redis-server';
 import { buildJobFixture, type JobFixture } from './job-fixtures';
 import { startInProcessWorker } from '../helpers/in-process-worker';
+import { finishedJob, waitFor } from '../helpers/job-waits';
 
 const auth = (key: string) => ({ authorization: `Bearer ${key}` });
 
@@ -43,18 +44,10 @@ interface JobView {
   progress: { checkpoint?: { step: number; manifest: string } };
 }
 
+const workerTail = (): string => workerLog.slice(-30).join('\n');
+
 async function jobView(id: string): Promise<JobView> {
   return (await t.http.get(`/api/v1/jobs/${id}`).set(auth(writer)).expect(200)).body as JobView;
-}
-
-async function waitFor<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs: number): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await probe();
-    if (v !== undefined) return v;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}\n${workerLog.slice(-30).join('\n')}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
 }
 
 async function submit(id: string, spec: Record<string, unknown>): Promise<void> {
@@ -63,12 +56,8 @@ async function submit(id: string, spec: Record<string, unknown>): Promise<void> 
 }
 
 async function succeeded(id: string, timeoutMs = 60_000): Promise<JobView> {
-  const job = await waitFor(`job ${id} to finish`, async () => {
-    await t.app.get(JobStateMirror).settled();
-    const v = await jobView(id);
-    return ['succeeded', 'failed', 'cancelled'].includes(v.status) ? v : undefined;
-  }, timeoutMs);
-  assert.equal(job.status, 'succeeded', `${job.error}\n${workerLog.slice(-30).join('\n')}`);
+  const job = await finishedJob<JobView>(t, writer, id, { timeoutMs, context: workerTail });
+  assert.equal(job.status, 'succeeded', `${job.error}\n${workerTail()}`);
   return job;
 }
 
@@ -159,7 +148,7 @@ describe('pretrain, train and evaluate jobs end to end (registry + Redis + in-pr
       if (!cp) return undefined;
       const held = await prisma.blobRef.findFirst({ where: { ownerType: JOB_CHECKPOINT_OWNER, ownerId: 'gc-run', sha256: cp.manifest } });
       return held ? cp : undefined;
-    }, 60_000);
+    }, 60_000, workerTail);
     const refs = await prisma.blobRef.findMany({ where: { ownerType: JOB_CHECKPOINT_OWNER, ownerId: 'gc-run' }, select: { sha256: true } });
     assert.ok(refs.length >= 2, 'the manifest and the files it names');
     const gc = await t.http.post('/api/v1/internal/blobs/gc?graceMs=0').set(auth(t.adminKey)).expect(200);
@@ -171,7 +160,7 @@ describe('pretrain, train and evaluate jobs end to end (registry + Redis + in-pr
     await waitFor('the job to be cancelled', async () => {
       await t.app.get(JobStateMirror).settled();
       return (await jobView('gc-run')).status === 'cancelled' ? true : undefined;
-    }, 20_000);
+    }, 20_000, workerTail);
     const checkpoints = t.app.get(JobCheckpointRefs);
     assert.equal(await checkpoints.releaseExpired(), 0, 'kept for the retention after the job ended');
     const released = await checkpoints.releaseExpired({ now: Date.now() + 60_000, retentionMs: 1000 });

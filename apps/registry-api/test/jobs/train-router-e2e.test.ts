@@ -13,9 +13,9 @@ import { createAdapterConfig, createPeftAdapter, decodeRouterArtifact, randomChe
 import type { TrainerWorker } from '@palette/trainer-worker';
 import { createTestApp, type TestApp } from '../../src/testing';
 import { DatabaseService } from '../../src/database';
-import { JobStateMirror } from '../../src/jobs/job-state-mirror';
 import { startRedisServer, type RedisServer } from '../../../../tools/testing/redis-server';
 import { startInProcessWorker } from '../helpers/in-process-worker';
+import { finishedJob } from '../helpers/job-waits';
 
 const auth = (key: string) => ({ authorization: `Bearer ${key}` });
 const TASKS = ['reverse-word', 'uppercase-word', 'parity'];
@@ -51,15 +51,10 @@ async function uploadAdapter(name: string, base: string, seed: number): Promise<
     .expect(201);
 }
 
-async function settled(id: string, timeoutMs: number): Promise<{ status: string; error: string | null; registered: Record<string, unknown> | null; progress: Record<string, unknown> }> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    await t.app.get(JobStateMirror).settled();
-    const res = await t.http.get(`/api/v1/jobs/${id}`).set(auth(writer)).expect(200);
-    if (['succeeded', 'failed', 'cancelled'].includes(res.body.status)) return res.body;
-    if (Date.now() > deadline) throw new Error(`job ${id} still ${res.body.status} after ${timeoutMs} ms`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
+type SettledJob = { status: string; error: string | null; registered: Record<string, unknown> | null; progress: Record<string, unknown> };
+
+function settled(id: string, timeoutMs: number): Promise<SettledJob> {
+  return finishedJob<SettledJob>(t, writer, id, { timeoutMs });
 }
 
 function spec(overrides: Record<string, unknown> = {}): Record<string, unknown> {

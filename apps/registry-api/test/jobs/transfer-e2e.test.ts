@@ -22,10 +22,10 @@ import { Rng, Tokenizer, Trainer, randomCheckpoint, randomModelConfig, saveCheck
 import type { TrainerWorker } from '@palette/trainer-worker';
 import { createTestApp, type TestApp } from '../../src/testing';
 import { DatabaseService } from '../../src/database';
-import { JobStateMirror } from '../../src/jobs/job-state-mirror';
 import { startRedisServer, type RedisServer } from '../../../../tools/testing/redis-server';
 import { openSse, type SseEvent } from './sse-client';
 import { startInProcessWorker } from '../helpers/in-process-worker';
+import { finishedJob } from '../helpers/job-waits';
 
 const auth = (key: string) => ({ authorization: `Bearer ${key}` });
 const LETTERS = 'abcdef';
@@ -106,15 +106,10 @@ let scratch: string;
 let datasetRef: string;
 const SEEDS = [...new Set(examples(40, 7).map((e) => e.prompt))].slice(0, 5);
 
-async function settled(id: string, timeoutMs: number): Promise<{ status: string; error: string | null; adapterVersion: string | null; progress: Record<string, unknown>; result: Record<string, unknown> | null }> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    await t.app.get(JobStateMirror).settled();
-    const res = await t.http.get(`/api/v1/jobs/${id}`).set(auth(writer)).expect(200);
-    if (['succeeded', 'failed', 'cancelled'].includes(res.body.status)) return res.body;
-    if (Date.now() > deadline) throw new Error(`job ${id} still ${res.body.status} after ${timeoutMs} ms: ${JSON.stringify(res.body.progress)}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
+type SettledJob = { status: string; error: string | null; adapterVersion: string | null; progress: Record<string, unknown>; result: Record<string, unknown> | null };
+
+function settled(id: string, timeoutMs: number): Promise<SettledJob> {
+  return finishedJob<SettledJob>(t, writer, id, { timeoutMs });
 }
 
 function transferSpec(overrides: Record<string, unknown> = {}): Record<string, unknown> {

@@ -16,11 +16,11 @@ import * as path from 'node:path';
 import type { TrainerWorker } from '@palette/trainer-worker';
 import { startRedisServer, type RedisServer } from '../../../../tools/testing/redis-server';
 import { DatabaseService } from '../../src/database';
-import { JobStateMirror } from '../../src/jobs/job-state-mirror';
 import { EmbeddingSpacesService, embedJobId } from '../../src/retrieval/embedding-spaces.service';
 import { createTestApp, type TestApp } from '../../src/testing';
 import { auth, uploadAdapter, uploadBaseModel } from '../helpers/catalog-client';
 import { startInProcessWorker } from '../helpers/in-process-worker';
+import { finishedJob } from '../helpers/job-waits';
 import { BASE, TASKS, buildSyntheticWorld, words } from './synthetic-world';
 
 const PER_TASK = 3;
@@ -43,25 +43,12 @@ interface JobView {
   progress: { phase?: string };
 }
 
-async function waitFor<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs: number): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await probe();
-    if (v !== undefined) return v;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}\n${workerLog.slice(-30).join('\n')}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
+const workerTail = (): string => workerLog.slice(-30).join('\n');
 
+/** A finished job; a succeeded one only once its result is registered. */
 async function finished(id: string, timeoutMs = 90_000): Promise<JobView> {
-  const job = await waitFor(`job ${id} to finish`, async () => {
-    await t.app.get(JobStateMirror).settled();
-    const res = await t.http.get(`/api/v1/jobs/${id}`).set(auth(writer));
-    if (res.status === 404) return undefined;
-    const v = res.body as JobView;
-    return ['succeeded', 'failed', 'cancelled'].includes(v.status) && (v.status !== 'succeeded' || v.registered !== null) ? v : undefined;
-  }, timeoutMs);
-  assert.equal(job.status, 'succeeded', `${job.error}\n${workerLog.slice(-30).join('\n')}`);
+  const job = await finishedJob<JobView>(t, writer, id, { timeoutMs, context: workerTail, ready: (v) => v.status !== 'succeeded' || v.registered !== null });
+  assert.equal(job.status, 'succeeded', `${job.error}\n${workerTail()}`);
   return job;
 }
 

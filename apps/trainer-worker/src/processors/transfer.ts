@@ -150,7 +150,7 @@ async function distillationSet(ctx: JobContext<'transfer'>, source: BaseModel, t
       options: {
         candidates: h.candidates,
         seed: h.seed,
-        generation: { shots: h.shots, temperature: h.temperature, maxNewTokens: h.promptMaxNewTokens, batchSize: h.batchSize },
+        generation: { shots: h.shots, seedPrefixChars: h.seedPrefixChars, temperature: h.temperature, maxNewTokens: h.promptMaxNewTokens, batchSize: h.batchSize },
         answerMaxNewTokens: h.answerMaxNewTokens,
         batchSize: h.batchSize,
         minAccepted: h.minAccepted,

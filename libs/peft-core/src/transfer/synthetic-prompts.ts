@@ -31,6 +31,14 @@ export interface SyntheticPromptOptions {
    * world's "Q: <marker> "). Default `promptStartOf(seeds)`; null: none.
    */
   readonly promptStart?: string | null;
+  /**
+   * Also prime each generation with the first 0…N characters (uniformly drawn) of one seed's text
+   * after the prompt start (default 0: off). [inferred] A base that never saw the task's marker
+   * continues "Q: ! " with whatever its corpus put after such a start (numbers for a letter
+   * task); one or two of a real input's characters keep it on the seeds' kind of input, and the
+   * sampler writes the rest. Candidates equal to a seed are still dropped.
+   */
+  readonly seedPrefixChars?: number;
   /** Sampling temperature (default 1: diverse candidates; the discriminator filters them). */
   readonly temperature?: number;
   readonly topK?: number;
@@ -156,6 +164,15 @@ export async function generateSyntheticPrompts(input: SyntheticPromptsInput): Pr
   const promptEnd = o.promptEnd === null ? undefined : (o.promptEnd ?? promptEndOf(seeds));
   const requireEnd = o.requirePromptEnd ?? true;
   const promptStart = o.promptStart === null ? '' : (o.promptStart ?? promptStartOf(seeds) ?? '');
+  const seedPrefixChars = o.seedPrefixChars ?? 0;
+  if (!Number.isInteger(seedPrefixChars) || seedPrefixChars < 0) throw new PeftCoreError('INVALID_ARGUMENT', `generateSyntheticPrompts: seedPrefixChars must be a non-negative integer, got ${seedPrefixChars}`);
+  // What each seed says after the shared start (its input, for the world's prompts).
+  const seedTails = seeds.map((s) => (s.startsWith(promptStart) ? s.slice(promptStart.length) : ''));
+  const primeOf = (): string => {
+    if (seedPrefixChars === 0 || seeds.length === 0) return promptStart;
+    const tail = seedTails[rng.int(seedTails.length)]!;
+    return promptStart + tail.slice(0, rng.int(Math.min(seedPrefixChars, tail.length) + 1)).trimEnd();
+  };
   const tailTokens = Math.max(8, (promptEnd?.length ?? 0) + 2);
   const seen = new Set(seeds.map((s) => s.trim()));
   const prompts: string[] = [];
@@ -168,7 +185,8 @@ export async function generateSyntheticPrompts(input: SyntheticPromptsInput): Pr
   while (prompts.length < n && generations < maxGenerations) {
     if (o.signal?.aborted) return done(true);
     const rows = Math.min(batchSize, maxGenerations - generations);
-    const contexts = Array.from({ length: rows }, () => encodePrompt(tokenizer, fewShotContext(seeds, shots, separator, rng) + promptStart));
+    const primes = Array.from({ length: rows }, primeOf);
+    const contexts = primes.map((prime) => encodePrompt(tokenizer, fewShotContext(seeds, shots, separator, rng) + prime));
     const samplerSeed = rng.int(2 ** 31);
     const out = await model.generate(contexts, {
       maxNewTokens: o.maxNewTokens ?? 48,
@@ -186,8 +204,8 @@ export async function generateSyntheticPrompts(input: SyntheticPromptsInput): Pr
       ...(adapter !== undefined ? { lora: adapter } : {}),
     });
     generations += rows;
-    for (const r of out) {
-      const text = promptStart + tokenizer.decode(r.tokens, { skipSpecialTokens: true });
+    for (const [i, r] of out.entries()) {
+      const text = primes[i]! + tokenizer.decode(r.tokens, { skipSpecialTokens: true });
       const cut = text.indexOf(separator);
       let candidate = (cut >= 0 ? text.slice(0, cut) : text).trim();
       if (promptEnd !== undefined) {

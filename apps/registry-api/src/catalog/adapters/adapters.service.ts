@@ -87,8 +87,13 @@ export class AdaptersService {
   }
 
   private async versionUncached(name: string, ref: string): Promise<AdapterVersionDto> {
+    const parsed = parseVersionRef(ref);
+    // One lookup by adapter name and reference (a router's cold load waits on it); only a miss
+    // takes the step-by-step path, which says whether the adapter or the version is missing.
+    const row = await this.db.prisma.adapterVersion.findFirst({ where: { adapter: { name, deletedAt: null }, ...versionWhere(parsed) }, orderBy: { version: 'desc' }, include: VERSION_INCLUDE });
+    if (row) return toVersionDto(row);
     const adapterId = await this.findId(this.db.prisma, name, false);
-    const id = await this.resolveVersionId(this.db.prisma, adapterId, name, parseVersionRef(ref));
+    const id = await this.resolveVersionId(this.db.prisma, adapterId, name, parsed);
     return toVersionDto(await this.db.prisma.adapterVersion.findUniqueOrThrow({ where: { id }, include: VERSION_INCLUDE }));
   }
 
@@ -297,4 +302,11 @@ export class AdaptersService {
 
 function sortValue(row: { name: string; createdAt: Date; updatedAt: Date }, sort: AdapterListQuery['sort']): string {
   return sort === 'name' ? row.name : row[sort].toISOString();
+}
+
+/** The versions a reference can name (`latest`: all of them, the newest first by the caller's order). */
+function versionWhere(ref: VersionRef): Prisma.AdapterVersionWhereInput {
+  if (ref.kind === 'number') return { version: ref.version };
+  if (ref.kind === 'alias') return { aliases: { some: { name: ref.alias } } };
+  return {};
 }
