@@ -1,6 +1,7 @@
 /**
  * Builds the evaluation world in-process with peft-core (no queues), following a WorldRecipe:
- * tokenizer → base pretraining → one LoRA per task → evaluation, writing
+ * tokenizer → base pretraining → one LoRA per task (run again with the next seed while it misses
+ * the validation bar) → evaluation, writing
  *   <world>/base/            config.json, model.safetensors, tokenizer.json, tokenizer_config.json
  *   <world>/adapters/<task>/ adapter_config.json, adapter_model.safetensors
  *   <world>/world-manifest.json
@@ -10,6 +11,7 @@ import { promises as fsp } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import {
+  LlamaModel,
   Trainer,
   checkRecipeFitsContext,
   exportModel,
@@ -23,18 +25,22 @@ import {
   pretrainTrainerOptions,
   recipeTasks,
   taskSplitOf,
+  taskValidationExamples,
   tokenizerVocabSize,
   validateWorldRecipe,
   worldModelConfig,
   worldTokenizer,
   worldTokenizerFiles,
   type Checkpoint,
+  type LoraWeights,
   type Tokenizer,
   type WorldRecipe,
+  type WorldTask,
 } from '@palette/peft-core';
 import { loadTokenizerDir } from '@palette/peft-core/cli/commands';
 import { evaluateWorld, type LoadedBase } from './evaluate-world';
 import { seconds, trainingProgress, type Log } from './progress';
+import { taskAccuracy } from './task-accuracy';
 import { ADAPTERS_DIR, BASE_DIR, recipeFingerprint, writeManifest, type WorldManifest, type WorldTaskEntry } from './world-manifest';
 
 export interface BuildWorldOptions {
@@ -90,23 +96,14 @@ export async function buildWorld(options: BuildWorldOptions): Promise<WorldManif
   const adaptersStarted = performance.now();
   const tasks: WorldTaskEntry[] = [];
   const all = recipeTasks(recipe);
-  for (const [i, task] of all.entries()) {
-    const t0 = performance.now();
-    log(`[3/3] adapter ${i + 1}/${all.length}: ${task.id} ('${task.marker}')`);
-    const split = taskSplitOf(recipe, task);
-    const trainer = await Trainer.create({
-      config: base.checkpoint.config,
-      weights: base.checkpoint.weights,
-      tokenizer: base.tokenizer,
-      train: loraTrainingExamples(task, split),
-      options: loraTrainerOptions(recipe, task),
-    });
-    let finalLoss: number;
-    try {
-      await trainer.train({ onProgress: trainingProgress(task.id, log, 4) });
-      finalLoss = trainer.losses.at(-1) ?? Number.NaN;
+  const judge = LlamaModel.create(base.checkpoint);
+  try {
+    for (const [i, task] of all.entries()) {
+      const t0 = performance.now();
+      log(`[3/3] adapter ${i + 1}/${all.length}: ${task.id} ('${task.marker}')`);
+      const run = await trainValidated(recipe, task, base, judge, log);
       const adapterDir = path.join(ADAPTERS_DIR, task.id);
-      await exportPeftAdapter(path.join(worldDir, adapterDir), trainer.loraWeights(), {
+      await exportPeftAdapter(path.join(worldDir, adapterDir), run.weights, {
         spec: loraSpecOf(recipe),
         base: base.checkpoint.config,
         baseModelName: `palette-world-${recipe.variant}`,
@@ -119,12 +116,13 @@ export async function buildWorld(options: BuildWorldOptions): Promise<WorldManif
         heldOutDescriptions: task.heldOutDescriptions,
         adapterDir,
         trainSeconds: seconds(t0),
-        finalLoss,
+        finalLoss: run.finalLoss,
+        validation: { attempts: run.attempts, accuracies: run.accuracies, kept: run.kept },
       });
-    } finally {
-      await trainer.dispose();
+      log(`  ${task.id}: final loss ${run.finalLoss.toFixed(4)}, validation ${run.accuracies.map(pct).join(' → ')} (${seconds(t0).toFixed(1)}s)`);
     }
-    log(`  ${task.id}: final loss ${finalLoss.toFixed(4)} (${seconds(t0).toFixed(1)}s)`);
+  } finally {
+    await judge.dispose();
   }
   const adaptersSeconds = seconds(adaptersStarted);
   const buildSeconds = seconds(buildStarted);
@@ -165,4 +163,42 @@ async function pretrainBase(recipe: WorldRecipe, tokenizer: Tokenizer, vocabSize
   } finally {
     await trainer.dispose();
   }
+}
+
+interface ValidatedRun {
+  readonly weights: LoraWeights;
+  readonly finalLoss: number;
+  readonly attempts: number;
+  /** Validation accuracy of each run, in order. */
+  readonly accuracies: number[];
+  /** Index of the run kept (the best by validation accuracy). */
+  readonly kept: number;
+}
+
+/** Trains the task's LoRA until a run reaches the recipe's validation bar, keeping the best run (WorldValidationRecipe). */
+async function trainValidated(recipe: WorldRecipe, task: WorldTask, base: LoadedBase, judge: LlamaModel, log: Log): Promise<ValidatedRun> {
+  const { minAccuracy, maxAttempts } = recipe.lora.validation;
+  const validation = taskValidationExamples(recipe, task);
+  const train = loraTrainingExamples(task, taskSplitOf(recipe, task));
+  const accuracies: number[] = [];
+  let best: { weights: LoraWeights; finalLoss: number; index: number } | undefined;
+  for (let attempt = 0; attempt < maxAttempts; attempt++) {
+    if (attempt > 0) log(`  ${task.id}: validation ${pct(accuracies.at(-1)!)} < ${pct(minAccuracy)}: run ${attempt + 1} of ${maxAttempts} with the next seed`);
+    const trainer = await Trainer.create({ config: base.checkpoint.config, weights: base.checkpoint.weights, tokenizer: base.tokenizer, train, options: loraTrainerOptions(recipe, task, attempt) });
+    try {
+      await trainer.train({ onProgress: trainingProgress(task.id, log, 4) });
+      const weights = trainer.loraWeights();
+      const score = await taskAccuracy(judge, base.tokenizer, task, validation, { maxNewTokens: recipe.evaluation.maxNewTokens, batchSize: recipe.evaluation.batchSize, lora: weights, samplesKept: 0 });
+      accuracies.push(score.accuracy);
+      if (best === undefined || score.accuracy > accuracies[best.index]!) best = { weights, finalLoss: trainer.losses.at(-1) ?? Number.NaN, index: attempt };
+    } finally {
+      await trainer.dispose();
+    }
+    if (accuracies.at(-1)! >= minAccuracy) break;
+  }
+  return { weights: best!.weights, finalLoss: best!.finalLoss, attempts: accuracies.length, accuracies, kept: best!.index };
+}
+
+function pct(x: number): string {
+  return `${(100 * x).toFixed(0)}%`;
 }

@@ -13,7 +13,7 @@ export function printWorldReport(manifest: WorldManifest, log: Log): void {
   const pct = (x: number): string => `${(100 * x).toFixed(1)}%`.padStart(7);
   const width = Math.max(4, ...manifest.tasks.map((t) => t.id.length));
   log('');
-  log(`${'task'.padEnd(width)}  marker  examples     base  adapter  train s  ok`);
+  log(`${'task'.padEnd(width)}  marker  examples     base  adapter  train s  runs  validation  ok`);
   let baseSum = 0;
   let adapterSum = 0;
   for (const t of manifest.tasks) {
@@ -25,7 +25,10 @@ export function printWorldReport(manifest: WorldManifest, log: Log): void {
     baseSum += e.baseAccuracy;
     adapterSum += e.adapterAccuracy;
     const ok = e.baseAccuracy <= GOALS.maxBaseAccuracy && e.adapterAccuracy >= GOALS.minAdapterAccuracy;
-    log(`${t.id.padEnd(width)}  ${t.marker.padEnd(6)}  ${String(e.examples).padStart(8)}  ${pct(e.baseAccuracy)}  ${pct(e.adapterAccuracy)}  ${t.trainSeconds.toFixed(1).padStart(7)}  ${ok ? 'yes' : 'NO'}`);
+    // Validation of the run kept (builds before validation existed have none).
+    const kept = t.validation === undefined ? undefined : t.validation.accuracies[t.validation.kept];
+    const validation = kept === undefined ? '—'.padStart(10) : `${pct(kept)}   `;
+    log(`${t.id.padEnd(width)}  ${t.marker.padEnd(6)}  ${String(e.examples).padStart(8)}  ${pct(e.baseAccuracy)}  ${pct(e.adapterAccuracy)}  ${t.trainSeconds.toFixed(1).padStart(7)}  ${String(t.validation?.attempts ?? 1).padStart(4)}  ${validation}  ${ok ? 'yes' : 'NO'}`);
   }
   const n = manifest.tasks.length;
   log(`${'mean'.padEnd(width)}  ${''.padEnd(6)}  ${''.padStart(8)}  ${pct(baseSum / n)}  ${pct(adapterSum / n)}`);

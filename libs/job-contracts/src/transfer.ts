@@ -46,9 +46,11 @@ export const transferHyperparametersSchema = object({
   shots: withDefault(number({ integer: true, min: 0, max: 64 }), 5),
   /**
    * Prime each generation with up to this many characters of a seed's input too (0: off; see
-   * peft-core's `seedPrefixChars`). Keeps a base that never saw the task on its kind of input.
+   * peft-core's `seedPrefixChars`). Keeps a base that never saw the task on its kind of input:
+   * on the evaluation world 2 took transferred / real-data accuracy from 64 % to 78 %
+   * (tools/eval-transfer/README.md).
    */
-  seedPrefixChars: withDefault(number({ integer: true, min: 0, max: 64 }), 0),
+  seedPrefixChars: withDefault(number({ integer: true, min: 0, max: 64 }), 2),
   /** Filter with the source adapter's companion discriminator; false: keep every candidate (the unfiltered ablation). */
   filter: withDefault(boolean(), true),
   /** Overrides the discriminator's own threshold. */

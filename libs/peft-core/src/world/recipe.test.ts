@@ -16,6 +16,7 @@ import {
   pretrainTrainerOptions,
   recipeTasks,
   taskSplitOf,
+  taskValidationExamples,
   tokenizerVocabSize,
   trainExamplesFor,
   validateWorldRecipe,
@@ -65,6 +66,26 @@ test('validation names what is wrong', () => {
   rejects({ ...SMALL_WORLD_RECIPE, lora: { ...SMALL_WORLD_RECIPE.lora, stepsByTask: { parity: 0 } } }, /lora\.stepsByTask\.parity must be a positive integer/);
   rejects({ ...SMALL_WORLD_RECIPE, lora: { ...SMALL_WORLD_RECIPE.lora, lrByTask: { 'no-such-task': 1e-3 } } }, /lrByTask names unknown task 'no-such-task'/);
   rejects({ ...SMALL_WORLD_RECIPE, lora: { ...SMALL_WORLD_RECIPE.lora, lrByTask: { parity: -1 } } }, /lora\.lrByTask\.parity must be positive, got -1/);
+  rejects({ ...SMALL_WORLD_RECIPE, lora: { ...SMALL_WORLD_RECIPE.lora, validation: { ...SMALL_WORLD_RECIPE.lora.validation, maxAttempts: 0 } } }, /lora\.validation\.maxAttempts must be a positive integer/);
+  rejects({ ...SMALL_WORLD_RECIPE, lora: { ...SMALL_WORLD_RECIPE.lora, validation: { ...SMALL_WORLD_RECIPE.lora.validation, minAccuracy: 1.5 } } }, /minAccuracy must be within \[0, 1\], got 1\.5/);
+});
+
+test('validation examples are never held-out ones, and a run sent back gets another seed', () => {
+  for (const id of ['reverse-word', 'parity', 'add-numbers']) {
+    const task = getWorldTask(id);
+    const heldOut = new Set(taskSplitOf(FULL_WORLD_RECIPE, task).eval.map((e) => e.input));
+    const validation = taskValidationExamples(FULL_WORLD_RECIPE, task);
+    assert.equal(validation.length, FULL_WORLD_RECIPE.lora.validation.examples, id);
+    assert.equal(new Set(validation.map((e) => e.input)).size, validation.length, `${id}: distinct inputs`);
+    assert.ok(validation.every((e) => !heldOut.has(e.input)), `${id}: no held-out input`);
+    assert.deepEqual(taskValidationExamples(FULL_WORLD_RECIPE, task), validation, `${id}: reproducible`);
+  }
+  const reverse = getWorldTask('reverse-word');
+  const first = loraTrainerOptions(FULL_WORLD_RECIPE, reverse);
+  assert.deepEqual(loraTrainerOptions(FULL_WORLD_RECIPE, reverse, 0), first);
+  const second = loraTrainerOptions(FULL_WORLD_RECIPE, reverse, 1);
+  assert.notEqual(second.seed, first.seed);
+  assert.deepEqual({ ...second, seed: first.seed }, first, 'only the seed moves');
 });
 
 test('the tokenizer is deterministic and keeps every letter and digit a token of its own', () => {

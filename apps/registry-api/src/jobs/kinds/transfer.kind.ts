@@ -6,7 +6,7 @@
  *
  * Submission: `{kind:'transfer', sourceBase, sourceAdapter: "name@ref", targetBase,
  *   seeds: [prompt, …] | seedDataset: {ref, count?}, adapter: {name, description?, tags?},
- *   hyperparameters?: {candidates?, shots?, filter?, threshold?, …, training?: {steps?, lora?…}},
+ *   hyperparameters?: {candidates?, shots?, seedPrefixChars?, filter?, threshold?, …, training?: {steps?, lora?…}},
  *   checkpointing?, dtype?}`.
  * Refused at submit, each a 4xx naming the field: no seed examples (400), a source adapter whose
  * base is not `sourceBase` (400), an unknown source adapter or base / target base (404), a source
