@@ -38,7 +38,7 @@ import {
   type WorldTask,
 } from '@palette/peft-core';
 import { loadTokenizerDir } from '@palette/peft-core/cli/commands';
-import { evaluateWorld, type LoadedBase } from './evaluate-world';
+import { evaluateWorld, pct, type LoadedBase } from './evaluate-world';
 import { seconds, trainingProgress, type Log } from './progress';
 import { taskAccuracy } from './task-accuracy';
 import { ADAPTERS_DIR, BASE_DIR, recipeFingerprint, writeManifest, type WorldManifest, type WorldTaskEntry } from './world-manifest';
@@ -117,7 +117,7 @@ export async function buildWorld(options: BuildWorldOptions): Promise<WorldManif
         adapterDir,
         trainSeconds: seconds(t0),
         finalLoss: run.finalLoss,
-        validation: { attempts: run.attempts, accuracies: run.accuracies, kept: run.kept },
+        validation: { accuracies: run.accuracies, kept: run.kept },
       });
       log(`  ${task.id}: final loss ${run.finalLoss.toFixed(4)}, validation ${run.accuracies.map(pct).join(' → ')} (${seconds(t0).toFixed(1)}s)`);
     }
@@ -168,8 +168,7 @@ async function pretrainBase(recipe: WorldRecipe, tokenizer: Tokenizer, vocabSize
 interface ValidatedRun {
   readonly weights: LoraWeights;
   readonly finalLoss: number;
-  readonly attempts: number;
-  /** Validation accuracy of each run, in order. */
+  /** Validation accuracy of each run, in order (its length is the number of runs). */
   readonly accuracies: number[];
   /** Index of the run kept (the best by validation accuracy). */
   readonly kept: number;
@@ -196,9 +195,5 @@ async function trainValidated(recipe: WorldRecipe, task: WorldTask, base: Loaded
     }
     if (accuracies.at(-1)! >= minAccuracy) break;
   }
-  return { weights: best!.weights, finalLoss: best!.finalLoss, attempts: accuracies.length, accuracies, kept: best!.index };
-}
-
-function pct(x: number): string {
-  return `${(100 * x).toFixed(0)}%`;
+  return { weights: best!.weights, finalLoss: best!.finalLoss, accuracies, kept: best!.index };
 }

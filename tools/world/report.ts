@@ -28,7 +28,7 @@ export function printWorldReport(manifest: WorldManifest, log: Log): void {
     // Validation of the run kept (builds before validation existed have none).
     const kept = t.validation === undefined ? undefined : t.validation.accuracies[t.validation.kept];
     const validation = kept === undefined ? '—'.padStart(10) : `${pct(kept)}   `;
-    log(`${t.id.padEnd(width)}  ${t.marker.padEnd(6)}  ${String(e.examples).padStart(8)}  ${pct(e.baseAccuracy)}  ${pct(e.adapterAccuracy)}  ${t.trainSeconds.toFixed(1).padStart(7)}  ${String(t.validation?.attempts ?? 1).padStart(4)}  ${validation}  ${ok ? 'yes' : 'NO'}`);
+    log(`${t.id.padEnd(width)}  ${t.marker.padEnd(6)}  ${String(e.examples).padStart(8)}  ${pct(e.baseAccuracy)}  ${pct(e.adapterAccuracy)}  ${t.trainSeconds.toFixed(1).padStart(7)}  ${String(t.validation?.accuracies.length ?? 1).padStart(4)}  ${validation}  ${ok ? 'yes' : 'NO'}`);
   }
   const n = manifest.tasks.length;
   log(`${'mean'.padEnd(width)}  ${''.padEnd(6)}  ${''.padStart(8)}  ${pct(baseSum / n)}  ${pct(adapterSum / n)}`);

@@ -29,8 +29,8 @@ export interface WorldTaskEntry {
   readonly adapterDir: string;
   readonly trainSeconds: number;
   readonly finalLoss: number;
-  /** The runs validation judged (recipe.lora.validation): each run's accuracy, and which was kept. */
-  readonly validation?: { readonly attempts: number; readonly accuracies: readonly number[]; readonly kept: number };
+  /** The runs validation judged (recipe.lora.validation): each run's accuracy in order, and which was kept. */
+  readonly validation?: { readonly accuracies: readonly number[]; readonly kept: number };
   readonly evaluation?: TaskEvaluation;
 }
 

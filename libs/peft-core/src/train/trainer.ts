@@ -5,7 +5,9 @@
  *
  * Determinism: every random choice (LoRA init, data order) comes from Rngs seeded by `seed`, the
  * accumulator sums in f64 in a fixed order, and onnxruntime's CPU kernels are deterministic for a
- * fixed thread count, so the same seed on the same machine gives bit-identical losses.
+ * fixed thread count, so the same seed on the same machine should give bit-identical losses. It
+ * does not for full pretraining runs of the evaluation world (2026-11-24: step-100 losses 2.7737
+ * vs 2.7460 on two runs); which part is not deterministic has not been found.
  */
 import { PeftCoreError } from '../errors';
 import type { ModelConfig } from '../formats/model-config';
