@@ -18,6 +18,10 @@ const FINAL_EVENTS: Readonly<Record<string, JobStatus>> = { completed: 'succeede
  * One job, live: the registry's SSE stream (`state`, `progress`…, then a final event) drives the
  * progress bar and the loss curve; the final event brings the finished row with its result.
  */
+function isFinal(status: JobStatus): boolean {
+  return FINAL_JOB_STATUSES.includes(status);
+}
+
 export function JobDetailPage() {
   const { id = '' } = useParams();
   const { client, me } = useSession();
@@ -28,9 +32,10 @@ export function JobDetailPage() {
   const [actionError, setActionError] = useState<unknown>();
   const [generation, setGeneration] = useState(0);
 
-  useEffect(() => setJob(initial.data), [initial.data]);
+  // A finished job never goes back to an unfinished row read earlier (only a retry, below, does).
+  useEffect(() => setJob((j) => (j !== undefined && isFinal(j.status) && initial.data !== undefined && !isFinal(initial.data.status) ? j : initial.data)), [initial.data]);
   const status = job?.status;
-  const finished = status !== undefined && FINAL_JOB_STATUSES.includes(status);
+  const finished = status !== undefined && isFinal(status);
 
   // Follow the job's events while it is not finished (again after a retry: `generation`).
   useEffect(() => {
@@ -53,7 +58,8 @@ export function JobDetailPage() {
             // The final event carries the finished row (result, adapter, final metrics). Setting
             // it tears this effect down, aborting the stream, so nothing after it is read.
             const row = isRecord(data) && isRecord(data.job) ? (data.job as unknown as JobDetail) : undefined;
-            setJob((j) => row ?? (j ? { ...j, status: FINAL_EVENTS[event.event]! } : j));
+            // A row the mirror has not finished yet would show a running job at its last step.
+            setJob((j) => (row !== undefined && isFinal(row.status) ? row : j ? { ...j, status: FINAL_EVENTS[event.event]! } : j));
           }
         },
         controller.signal,
