@@ -80,6 +80,8 @@ describe('console: jobs', () => {
     await page.locator('.job-status').getByText('succeeded').waitFor();
     const seen = await page.evaluate(() => (window as unknown as { seenProgress: string[] }).seenProgress);
     assert.ok(seen.some((v) => Number(v) > 0 && Number(v) < 100), `intermediate progress shown live (saw ${seen.join(', ')})`);
+    // After training the adapter, the job trains its companion discriminator: that must not restart the bar.
+    assert.ok(seen.every((v, i) => i === 0 || Number(v) >= Number(seen[i - 1])), `progress never goes back (saw ${seen.join(', ')})`);
     await page.getByRole('img', { name: /Training loss of job/ }).waitFor();
     await page.getByTestId('job-registered').getByRole('link', { name: 'reverse-console@v1' }).waitFor();
     assert.ok((await page.getByRole('list', { name: /Log of job/ }).getByRole('listitem').count()) > 0, 'log lines are shown');

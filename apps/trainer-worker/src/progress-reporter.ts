@@ -3,7 +3,7 @@
  * tiny models); Redis and the console need one every few seconds. Phase changes and checkpoints are
  * always sent at once, since they change what a resuming worker or a watching user must know.
  */
-import type { CheckpointRef, JobPhase, JobProgress, TransferProgress } from '@palette/job-contracts';
+import type { CheckpointRef, DiscriminatorProgress, JobPhase, JobProgress, TransferProgress } from '@palette/job-contracts';
 
 export interface ProgressSink {
   (progress: JobProgress): Promise<void>;
@@ -20,6 +20,8 @@ export interface ProgressUpdate {
   readonly evalLoss?: number;
   /** transfer jobs: kept until replaced, so the acceptance rate and the stored distillation set stay visible while training. */
   readonly transfer?: TransferProgress;
+  /** train jobs: the companion discriminator, only in the updates of its own phases. */
+  readonly discriminator?: DiscriminatorProgress;
 }
 
 export class ProgressReporter {
@@ -93,6 +95,7 @@ export class ProgressReporter {
       ...(this.checkpointRef !== undefined ? { checkpoint: this.checkpointRef } : {}),
       ...(this.resumedFromStep !== undefined ? { resumedFromStep: this.resumedFromStep } : {}),
       ...(this.transfer !== undefined ? { transfer: this.transfer } : {}),
+      ...(u.discriminator !== undefined ? { discriminator: u.discriminator } : {}),
       updatedAt: new Date().toISOString(),
     };
   }

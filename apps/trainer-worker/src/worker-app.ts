@@ -136,8 +136,8 @@ export async function startTrainerWorker(config: WorkerConfig, deps: TrainerWork
       const result = await processor(ctx);
       // A cancellation that arrived during the last phase still wins: no result.
       if (signal.aborted) throw new JobCancelledError(String(signal.reason ?? 'cancelled by request'));
-      const last = readJobProgress(job.progress);
-      progress.update({ phase: 'completed', step: last?.totalSteps ?? 0, totalSteps: last?.totalSteps ?? 0 });
+      const totalSteps = progress.latest?.totalSteps ?? 0;
+      progress.update({ phase: 'completed', step: totalSteps, totalSteps });
       await progress.flush();
       if (sink !== null) {
         await sink.submit({ jobId, kind, result });

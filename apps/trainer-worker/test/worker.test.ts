@@ -156,6 +156,12 @@ describe('trainer-worker with a real Redis', () => {
       const checkpointSteps = [...new Set(seen.flatMap((p) => (p.checkpoint ? [p.checkpoint.step] : [])))];
       assert.deepEqual(checkpointSteps, [4, 8, 12]);
       assert.equal(seen.at(-1)!.phase, 'completed');
+      // The companion discriminator reports in its own field: the job's steps never go back once the adapter is trained.
+      const afterTraining = seen.slice(seen.findIndex((p) => p.step === 12));
+      assert.ok(afterTraining.every((p) => p.step === 12 && p.totalSteps === 12), `steps after training: ${afterTraining.map((p) => `${p.phase}@${p.step}/${p.totalSteps}`).join(' ')}`);
+      const discriminator = seen.flatMap((p) => (p.discriminator ? [p.discriminator] : []));
+      assert.ok(discriminator.some((d) => d.phase === 'synthesize') && discriminator.some((d) => d.phase === 'train'), 'the discriminator reports its own phases and units');
+      assert.ok(discriminator.every((d) => d.done <= d.total));
 
       const posts = registry.posts.filter((p) => p.body.jobId === 'train-ok');
       assert.equal(posts.length, 1);

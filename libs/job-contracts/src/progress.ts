@@ -43,6 +43,20 @@ const checkpointRefSchema = object({
 });
 export type CheckpointRef = Infer<typeof checkpointRefSchema>;
 
+/**
+ * A train job's companion discriminator (Trans-LoRA step 1), trained after the adapter: its own
+ * units, so the job's step / totalSteps stay at the adapter's finished training instead of
+ * starting again from 0 (a progress bar would go from 100 % back to 0 %).
+ */
+export const DISCRIMINATOR_PHASES = ['synthesize', 'train'] as const;
+const discriminatorProgressSchema = object({
+  phase: required(oneOf(DISCRIMINATOR_PHASES)),
+  done: required(number({ integer: true, min: 0 })),
+  total: required(number({ integer: true, min: 0 })),
+  loss: optional(number()),
+});
+export type DiscriminatorProgress = Infer<typeof discriminatorProgressSchema>;
+
 export const jobProgressSchema = object({
   phase: required(oneOf(JOB_PHASES)),
   /** Optimizer steps completed (or examples scored, for evaluate). */
@@ -60,6 +74,8 @@ export const jobProgressSchema = object({
   resumedFromStep: optional(number({ integer: true, min: 0 })),
   /** transfer jobs: the Trans-LoRA phase, its units and the filter's acceptance rate (transfer.ts). */
   transfer: optional(transferProgressSchema),
+  /** train jobs: the companion discriminator's phase and units, while it trains. */
+  discriminator: optional(discriminatorProgressSchema),
   /** ISO 8601 time of the update. */
   updatedAt: required(string()),
 });

@@ -25,7 +25,14 @@ import type { BaseModel, TrainingData } from '../job-inputs';
 
 export type CompanionResult = NonNullable<TrainJobResult['companionDiscriminator']>;
 
-export async function trainCompanion(ctx: JobContext<'train'>, base: BaseModel, data: TrainingData, adapter: LoraWeights): Promise<CompanionResult> {
+/** `adapterTraining`: the adapter's finished training as the job's progress reports it (step, totalSteps, loss). */
+export async function trainCompanion(
+  ctx: JobContext<'train'>,
+  base: BaseModel,
+  data: TrainingData,
+  adapter: LoraWeights,
+  adapterTraining: { readonly step: number; readonly totalSteps: number; readonly loss: number | null },
+): Promise<CompanionResult> {
   const settings = ctx.payload.companionDiscriminator;
   if (!settings.enabled) return { trained: false, skipped: 'disabled (companionDiscriminator.enabled = false)' };
   const prompts = data.train.flatMap((e) => ('prompt' in e && e.prompt.trim() !== '' ? [e.prompt] : []));
@@ -51,9 +58,11 @@ export async function trainCompanion(ctx: JobContext<'train'>, base: BaseModel, 
         discriminator: { steps: settings.steps, lr: settings.lr, threshold: settings.threshold, seed: settings.seed, ...(ctx.payload.baseModel.name !== undefined ? { baseModelName: ctx.payload.baseModel.name } : {}) },
       },
       signal,
-      // The adapter's own loss curve is done: the discriminator's progress goes under 'generating' and 'exporting'
-      // so the job's training metric history is not mixed with the discriminator's steps.
-      onProgress: (phase, done, total, loss) => ctx.progress.update({ phase: phase === 'synthesize' ? 'generating' : 'exporting', step: done, totalSteps: total, loss: loss ?? null }),
+      // The adapter's training is finished and stays so: step / totalSteps keep its last values and the
+      // discriminator's units go in their own field. Its steps go under 'generating' and 'exporting', not
+      // 'training', so the job's loss history is not mixed with the discriminator's.
+      onProgress: (phase, done, total, loss) =>
+        ctx.progress.update({ phase: phase === 'synthesize' ? 'generating' : 'exporting', ...adapterTraining, discriminator: { phase, done, total, ...(loss !== undefined ? { loss } : {}) } }),
     });
   } catch (e) {
     // A model that writes no usable synthetic prompt is a property of this data and base, not a reason to lose the adapter.

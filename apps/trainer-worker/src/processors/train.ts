@@ -44,7 +44,7 @@ export async function processTrain(ctx: JobContext<'train'>): Promise<TrainJobRe
     const files = await uploadFiles(ctx.store, outDir, [ADAPTER_CONFIG_FILE, ADAPTER_WEIGHTS_FILE]);
     const metrics = trainingMetrics({ trainer, resumedFromStep }, data, evalLoss, started);
     // Trans-LoRA: while the data exists, the discriminator a later transfer filters with (companion-discriminator.ts).
-    const companionDiscriminator = await trainCompanion(ctx, base, data, weights);
+    const companionDiscriminator = await trainCompanion(ctx, base, data, weights, { step: trainer.step, totalSteps: trainer.totalSteps, loss: trainer.losses.at(-1) ?? null });
     return { kind: 'train', adapter: { files }, metrics, companionDiscriminator };
   } finally {
     await trainer.dispose();
