@@ -1,7 +1,7 @@
 /**
  * Builds the evaluation world in-process with peft-core (no queues), following a WorldRecipe:
- * tokenizer → base pretraining → one LoRA per task (run again with the next seed while it misses
- * the validation bar) → evaluation, writing
+ * tokenizer → base pretraining → one LoRA per task (run again, longer and with the next seed,
+ * while it misses the validation bar) → evaluation, writing
  *   <world>/base/            config.json, model.safetensors, tokenizer.json, tokenizer_config.json
  *   <world>/adapters/<task>/ adapter_config.json, adapter_model.safetensors
  *   <world>/world-manifest.json
@@ -53,11 +53,16 @@ export interface BuildWorldOptions {
   readonly evaluate?: boolean;
 }
 
+/**
+ * Builds beside `worldDir` (in `<worldDir>.building`) and swaps the finished world in at the end,
+ * so a build that is stopped or fails leaves the previous world as it was.
+ */
 export async function buildWorld(options: BuildWorldOptions): Promise<WorldManifest> {
-  const { recipe, worldDir, log } = options;
+  const { recipe, worldDir: finalDir, log } = options;
   validateWorldRecipe(recipe);
   const machine = { cpus: os.cpus().length, loadAverage: os.loadavg().map((x) => Number(x.toFixed(2))), builtAt: new Date().toISOString() };
-  log(`building the '${recipe.variant}' world in ${worldDir}: ${recipe.tasks.length} tasks, ${machine.cpus} cores, load ${machine.loadAverage.join(' ')}`);
+  const worldDir = `${finalDir}.building`;
+  log(`building the '${recipe.variant}' world in ${worldDir} (moved to ${finalDir} when done): ${recipe.tasks.length} tasks, ${machine.cpus} cores, load ${machine.loadAverage.join(' ')}`);
   await fsp.rm(worldDir, { recursive: true, force: true });
   await fsp.mkdir(worldDir, { recursive: true });
   const buildStarted = performance.now();
@@ -147,7 +152,19 @@ export async function buildWorld(options: BuildWorldOptions): Promise<WorldManif
     manifest = await evaluateWorld(worldDir, manifest, base, log);
   }
   await writeManifest(worldDir, manifest);
+  await swapIn(worldDir, finalDir);
+  log(`world written to ${finalDir}`);
   return manifest;
+}
+
+/** Replaces `finalDir` with the finished build: the old world is removed only once the new one is in place. */
+async function swapIn(builtDir: string, finalDir: string): Promise<void> {
+  const replaced = `${finalDir}.replaced`;
+  await fsp.rm(replaced, { recursive: true, force: true });
+  const hadWorld = await fsp.stat(finalDir).then(() => true, () => false);
+  if (hadWorld) await fsp.rename(finalDir, replaced);
+  await fsp.rename(builtDir, finalDir);
+  if (hadWorld) await fsp.rm(replaced, { recursive: true, force: true });
 }
 
 async function pretrainBase(recipe: WorldRecipe, tokenizer: Tokenizer, vocabSize: number, log: Log): Promise<{ checkpoint: Checkpoint; finalLoss: number }> {
@@ -182,8 +199,9 @@ async function trainValidated(recipe: WorldRecipe, task: WorldTask, base: Loaded
   const accuracies: number[] = [];
   let best: { weights: LoraWeights; finalLoss: number; index: number } | undefined;
   for (let attempt = 0; attempt < maxAttempts; attempt++) {
-    if (attempt > 0) log(`  ${task.id}: validation ${pct(accuracies.at(-1)!)} < ${pct(minAccuracy)}: run ${attempt + 1} of ${maxAttempts} with the next seed`);
-    const trainer = await Trainer.create({ config: base.checkpoint.config, weights: base.checkpoint.weights, tokenizer: base.tokenizer, train, options: loraTrainerOptions(recipe, task, attempt) });
+    const options = loraTrainerOptions(recipe, task, attempt);
+    if (attempt > 0) log(`  ${task.id}: validation ${pct(accuracies.at(-1)!)} < ${pct(minAccuracy)}: run ${attempt + 1} of ${maxAttempts}, ${options.steps} steps with the next seed`);
+    const trainer = await Trainer.create({ config: base.checkpoint.config, weights: base.checkpoint.weights, tokenizer: base.tokenizer, train, options });
     try {
       await trainer.train({ onProgress: trainingProgress(task.id, log, 4) });
       const weights = trainer.loraWeights();

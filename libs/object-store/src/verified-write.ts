@@ -58,16 +58,20 @@ export async function writeVerifiedFile(
   validatePutOptions(options);
   const input = isReadableSource(source) ? source : createReadStream(source.path);
   const limiter = new HashingLimiter(options.maxBytes);
+  // 'wx' refuses to reuse a path; flush fsyncs before close so a crash after publishing
+  // cannot surface a file whose data never reached the disk.
+  const output = createWriteStream(tempPath, { flags: 'wx', flush: true });
   try {
-    // 'wx' refuses to reuse a path; flush fsyncs before close so a crash after publishing
-    // cannot surface a file whose data never reached the disk.
-    await pipeline(input, limiter, createWriteStream(tempPath, { flags: 'wx', flush: true }));
+    await pipeline(input, limiter, output);
     const sha256 = limiter.digest();
     if (options.expectedSha256 !== undefined && sha256 !== options.expectedSha256) {
       throw new BlobIntegrityError(options.expectedSha256, sha256);
     }
     return { sha256, size: limiter.size };
   } catch (error) {
+    // pipeline rejects as soon as the source fails, possibly before the file stream has even
+    // opened its file: removing it then would leave the file that the open creates just after.
+    if (!output.closed) await new Promise((resolve) => output.once('close', resolve));
     await rm(tempPath, { force: true });
     throw error;
   }

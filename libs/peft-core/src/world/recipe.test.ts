@@ -68,9 +68,10 @@ test('validation names what is wrong', () => {
   rejects({ ...SMALL_WORLD_RECIPE, lora: { ...SMALL_WORLD_RECIPE.lora, lrByTask: { parity: -1 } } }, /lora\.lrByTask\.parity must be positive, got -1/);
   rejects({ ...SMALL_WORLD_RECIPE, lora: { ...SMALL_WORLD_RECIPE.lora, validation: { ...SMALL_WORLD_RECIPE.lora.validation, maxAttempts: 0 } } }, /lora\.validation\.maxAttempts must be a positive integer/);
   rejects({ ...SMALL_WORLD_RECIPE, lora: { ...SMALL_WORLD_RECIPE.lora, validation: { ...SMALL_WORLD_RECIPE.lora.validation, minAccuracy: 1.5 } } }, /minAccuracy must be within \[0, 1\], got 1\.5/);
+  rejects({ ...SMALL_WORLD_RECIPE, lora: { ...SMALL_WORLD_RECIPE.lora, validation: { ...SMALL_WORLD_RECIPE.lora.validation, retryStepsFactor: 0.5 } } }, /retryStepsFactor must be within \[1, 4\], got 0\.5/);
 });
 
-test('validation examples are never held-out ones, and a run sent back gets another seed', () => {
+test('validation examples are never held-out ones, and a run sent back gets another seed and more steps', () => {
   for (const id of ['reverse-word', 'parity', 'add-numbers']) {
     const task = getWorldTask(id);
     const heldOut = new Set(taskSplitOf(FULL_WORLD_RECIPE, task).eval.map((e) => e.input));
@@ -84,8 +85,11 @@ test('validation examples are never held-out ones, and a run sent back gets anot
   const first = loraTrainerOptions(FULL_WORLD_RECIPE, reverse);
   assert.deepEqual(loraTrainerOptions(FULL_WORLD_RECIPE, reverse, 0), first);
   const second = loraTrainerOptions(FULL_WORLD_RECIPE, reverse, 1);
+  const third = loraTrainerOptions(FULL_WORLD_RECIPE, reverse, 2);
   assert.notEqual(second.seed, first.seed);
-  assert.deepEqual({ ...second, seed: first.seed }, first, 'only the seed moves');
+  assert.notEqual(third.seed, second.seed);
+  assert.deepEqual([first.steps, second.steps, third.steps], [1000, 1500, 2250], 'steps × 1.5 per retry');
+  assert.deepEqual({ ...second, seed: first.seed, steps: first.steps }, first, 'only the seed and the steps move');
 });
 
 test('the tokenizer is deterministic and keeps every letter and digit a token of its own', () => {
