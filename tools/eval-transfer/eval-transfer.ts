@@ -21,6 +21,7 @@ import { companionDiscriminatorSchema, transferHyperparametersSchema, validate }
 import {
   LlamaModel,
   PeftCoreError,
+  exactMatch,
   getWorldTask,
   loadCheckpoint,
   loraSpecOf,
@@ -116,10 +117,37 @@ interface TaskRow {
   readonly unfiltered: number;
   readonly acceptanceRate: number;
   readonly trainedOn: { readonly filtered: number; readonly unfiltered: number };
+  /** What the filtered run's student was taught (distillationAudit). */
+  readonly distilled?: DistillationAudit;
   readonly discriminator: { readonly realAccepted: number; readonly syntheticAccepted: number; readonly finalLoss: number };
   readonly seconds: number;
   readonly failures: readonly string[];
   readonly samples: readonly { readonly input: string; readonly output: string; readonly answer: string }[];
+}
+
+/**
+ * How good the distillation set is, judged with the task's own rules (which the transfer never
+ * sees): the share of its prompts that are the task's prompt with an input from the task's domain,
+ * and the share of those the teacher answered right (outside the domain no answer is defined).
+ */
+interface DistillationAudit {
+  readonly examples: number;
+  readonly inDomain: number;
+  readonly teacherRight: number;
+}
+
+function distillationAudit(task: WorldTask, examples: readonly { readonly prompt: string; readonly completion: string }[]): DistillationAudit {
+  const head = `Q: ${task.marker} `;
+  let inDomain = 0;
+  let right = 0;
+  for (const e of examples) {
+    if (!e.prompt.startsWith(head) || !e.prompt.endsWith('\nA:')) continue;
+    const input = e.prompt.slice(head.length, -'\nA:'.length);
+    if (!task.accepts(input)) continue;
+    inDomain++;
+    if (exactMatch(e.completion, task.solve(input))) right++;
+  }
+  return { examples: examples.length, inDomain: examples.length > 0 ? inDomain / examples.length : 0, teacherRight: inDomain > 0 ? right / inDomain : 0 };
 }
 
 async function accuracy(base: Loaded, task: WorldTask, recipe: WorldRecipe, examples: Parameters<typeof taskAccuracy>[3], lora?: LoraWeights) {
@@ -190,7 +218,7 @@ async function evalTask(id: string, source: { world: WorldManifest; dir: string;
     options,
   };
   const runs: { label: string; discriminator?: typeof companion.discriminator }[] = [{ label: 'filtered', discriminator: companion.discriminator }, { label: 'unfiltered' }];
-  const results: { acc: Awaited<ReturnType<typeof accuracy>>; stats: TransferStats | undefined; failure?: string }[] = [];
+  const results: { acc: Awaited<ReturnType<typeof accuracy>>; stats: TransferStats | undefined; audit?: DistillationAudit; failure?: string }[] = [];
   try {
     for (const run of runs) {
       const r0 = performance.now();
@@ -210,7 +238,9 @@ async function evalTask(id: string, source: { world: WorldManifest; dir: string;
       log(
         `  ${id} ${run.label}: ${s.generate.generated} candidates (${s.generate.droppedNoEnd} without the prompt end ${JSON.stringify(s.generate.promptEnd ?? null)}, ${s.generate.droppedDuplicate} repeats) in ${s.generate.generations} generations; ${s.filter.accepted}/${s.filter.candidates} accepted (${pct(s.filter.acceptanceRate)}), ${s.answer.answered} answered, ${s.train.steps} steps, loss ${(s.train.losses.at(-1) ?? Number.NaN).toFixed(4)} → ${pct(acc.accuracy)} (${seconds(r0).toFixed(0)}s)`,
       );
-      results.push({ acc, stats: s });
+      const audit = distillationAudit(task, out.examples);
+      log(`  ${id} ${run.label}: distilled ${audit.examples} examples, ${pct(audit.inDomain)} of them the task's prompt on an input of its domain, the teacher right on ${pct(audit.teacherRight)} of those`);
+      results.push({ acc, stats: s, audit });
     }
   } finally {
     await companion.discriminator.dispose();
@@ -225,6 +255,7 @@ async function evalTask(id: string, source: { world: WorldManifest; dir: string;
     unfiltered: unfiltered.acc.accuracy,
     acceptanceRate: filtered.stats?.filter.acceptanceRate ?? 0,
     trainedOn: { filtered: filtered.stats?.train.examples ?? 0, unfiltered: unfiltered.stats?.train.examples ?? 0 },
+    ...(filtered.audit !== undefined ? { distilled: filtered.audit } : {}),
     failures: [filtered.failure, unfiltered.failure].filter((f): f is string => f !== undefined),
     discriminator: { realAccepted: d.realAccepted, syntheticAccepted: d.syntheticAccepted, finalLoss: d.finalLoss },
     seconds: seconds(t0),

@@ -234,6 +234,9 @@ describe('transfer jobs end to end (registry + Redis + worker)', () => {
     assert.equal(tr.filtered, true);
     assert.equal(tr.seedCount, SEEDS.length);
     assert.equal(tr.sourceAdapter, 'last-letter@v1');
+    // The distillation set the metrics name is held by the version, so blob GC keeps it.
+    assert.ok(typeof tr.distillationSet === 'string');
+    assert.equal(await prisma.blobRef.count({ where: { sha256: tr.distillationSet as string, ownerType: 'adapter_version', ownerId: moved.id } }), 1);
     assert.equal(tr.discriminator, 'discriminator/last-letter@v1');
     assert.ok(typeof tr.candidates === 'number' && tr.candidates > 0, JSON.stringify(tr));
     assert.ok(typeof tr.accepted === 'number' && tr.accepted >= 4 && tr.accepted <= tr.candidates, JSON.stringify(tr));

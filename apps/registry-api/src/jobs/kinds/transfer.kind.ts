@@ -26,7 +26,7 @@ import { ADAPTER_CONFIG_FILE, ADAPTER_WEIGHTS_FILE, type TrainingMetrics, type T
 import type { BlobStore } from '@palette/object-store';
 import { parseJsonlDataset } from '@palette/peft-core/datasets/jsonl';
 import type { AuthenticatedKey } from '../../auth';
-import { AdapterUploadService } from '../../catalog/adapters/adapter-upload.service';
+import { ADAPTER_VERSION_OWNER, AdapterUploadService } from '../../catalog/adapters/adapter-upload.service';
 import { CatalogReadCache } from '../../catalog/cache/catalog-read-cache';
 import { TempWorkspace } from '../../catalog/uploads/temp-workspace';
 import { domainErrors } from '../../common';
@@ -257,6 +257,8 @@ export class TransferKind implements JobKindHandler<'transfer', TransferSpec, Tr
       distillationSet: result.distillationSet.sha256,
     };
     await tx.adapterVersion.update({ where: { id: versionId }, data: { metrics: { ...previous, training, transfer } } });
+    // The version's metrics name the distillation set: it lives as long as the version (blob GC keeps referenced blobs only).
+    await tx.blobRef.createMany({ data: [{ sha256: result.distillationSet.sha256, ownerType: ADAPTER_VERSION_OWNER, ownerId: versionId }], skipDuplicates: true });
     const edge = await tx.lineageEdge.findFirst({ where: { childVersionId: versionId, kind: 'transferred_from', parentVersionId: registration.sourceVersionId }, select: { id: true } });
     if (!edge) await tx.lineageEdge.create({ data: { childVersionId: versionId, kind: 'transferred_from', parentVersionId: registration.sourceVersionId, ref: registration.sourceAdapter } });
     const jobEdge = await tx.lineageEdge.findFirst({ where: { childVersionId: versionId, kind: 'job', ref: jobId }, select: { id: true } });
