@@ -71,7 +71,7 @@ export async function writeVerifiedFile(
   } catch (error) {
     // pipeline rejects as soon as the source fails, possibly before the file stream has even
     // opened its file: removing it then would leave the file that the open creates just after.
-    if (!output.closed) await new Promise((resolve) => output.once('close', resolve));
+    if (!output.closed) await new Promise<void>((resolve) => output.once('close', () => resolve()));
     await rm(tempPath, { force: true });
     throw error;
   }
