@@ -13,7 +13,9 @@
  * default companion settings (job-contracts' companionDiscriminatorSchema), and `transferAdapter`
  * (= `buildDistillationSet`, which the transfer job calls, + the student's Trainer run).
  *
- * Usage: npm run eval:transfer -- [--tasks a,b,…] [--candidates N] [--shots N (default 0)] [--seed-prefix N] [--world DIR] [--target DIR] [--rebuild-target] [--json FILE]
+ * Usage: npm run eval:transfer -- [--tasks a,b,…] [--candidates N] [--shots N (default 0)] [--seed-prefix N] [--oracle-filter] [--world DIR] [--target DIR] [--rebuild-target] [--json FILE]
+ * `--oracle-filter` adds a third transfer per task whose filter is the task's own rule (keep the task's
+ * prompt on an input of its domain): what a perfect discriminator would give with these candidates.
  */
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -33,6 +35,7 @@ import {
   transferAdapter,
   type Checkpoint,
   type LoraWeights,
+  type PromptJudge,
   type Tokenizer,
   type TransferStats,
   type WorldRecipe,
@@ -60,6 +63,7 @@ interface Cli {
   readonly worldDir: string;
   readonly targetRoot: string;
   readonly rebuildTarget: boolean;
+  readonly oracleFilter: boolean;
   readonly jsonOut: string;
 }
 
@@ -74,6 +78,7 @@ function parseCli(argv: readonly string[]): Cli {
   let worldDir = path.join(root, 'full');
   let targetRoot = path.join(root, 'transfer-target');
   let rebuildTarget = false;
+  let oracleFilter = false;
   let jsonOut: string | undefined;
   for (let i = 0; i < argv.length; i++) {
     const flag = argv[i]!;
@@ -89,14 +94,15 @@ function parseCli(argv: readonly string[]): Cli {
     else if (flag === '--world') worldDir = path.resolve(value());
     else if (flag === '--target') targetRoot = path.resolve(value());
     else if (flag === '--rebuild-target') rebuildTarget = true;
+    else if (flag === '--oracle-filter') oracleFilter = true;
     else if (flag === '--json') jsonOut = path.resolve(value());
-    else throw new Error(`unknown option '${flag}'\nusage: [--tasks a,b] [--candidates N] [--shots N] [--seed-prefix N] [--world DIR] [--target DIR] [--rebuild-target] [--json FILE]`);
+    else throw new Error(`unknown option '${flag}'\nusage: [--tasks a,b] [--candidates N] [--shots N] [--seed-prefix N] [--oracle-filter] [--world DIR] [--target DIR] [--rebuild-target] [--json FILE]`);
   }
   if (!Number.isInteger(candidates) || candidates < 1) throw new Error(`--candidates must be a positive integer, got ${candidates}`);
   for (const id of tasks) getWorldTask(id); // throws naming an unknown task
   if (!Number.isInteger(shots) || shots < 0) throw new Error(`--shots must be a non-negative integer, got ${shots}`);
   if (!Number.isInteger(seedPrefixChars) || seedPrefixChars < 0) throw new Error(`--seed-prefix must be a non-negative integer, got ${seedPrefixChars}`);
-  return { tasks, candidates, shots, seedPrefixChars, worldDir, targetRoot, rebuildTarget, jsonOut: jsonOut ?? path.join(targetRoot, 'eval-transfer.json') };
+  return { tasks, candidates, shots, seedPrefixChars, worldDir, targetRoot, rebuildTarget, oracleFilter, jsonOut: jsonOut ?? path.join(targetRoot, 'eval-transfer.json') };
 }
 
 interface Loaded {
@@ -115,6 +121,8 @@ interface TaskRow {
   readonly targetReal: number;
   readonly transferred: number;
   readonly unfiltered: number;
+  /** `--oracle-filter`: the transfer whose filter is the task's own rule. */
+  readonly oracleFiltered?: number;
   readonly acceptanceRate: number;
   readonly trainedOn: { readonly filtered: number; readonly unfiltered: number };
   /** What the filtered run's student was taught (distillationAudit). */
@@ -134,20 +142,44 @@ interface DistillationAudit {
   readonly examples: number;
   readonly inDomain: number;
   readonly teacherRight: number;
+  /** A few prompts outside the task's domain, as written. */
+  readonly outsideSamples: readonly string[];
+}
+
+/** The input of a task's single prompt `Q: <marker> <input>\nA:` when it is one from the task's domain. */
+function inputInDomain(task: WorldTask, prompt: string): string | undefined {
+  const head = `Q: ${task.marker} `;
+  const end = '\nA:';
+  if (!prompt.startsWith(head) || !prompt.endsWith(end)) return undefined;
+  const input = prompt.slice(head.length, -end.length);
+  return task.accepts(input) ? input : undefined;
+}
+
+/** A perfect filter for `--oracle-filter`: keeps exactly the task's prompts on inputs of its domain. */
+function oracleJudge(task: WorldTask): PromptJudge {
+  return {
+    threshold: 0.5,
+    judge: async (prompts) => {
+      const real = prompts.map((p) => inputInDomain(task, p) !== undefined);
+      return { real, scores: real.map((r) => (r ? 1 : 0)) };
+    },
+  };
 }
 
 function distillationAudit(task: WorldTask, examples: readonly { readonly prompt: string; readonly completion: string }[]): DistillationAudit {
-  const head = `Q: ${task.marker} `;
   let inDomain = 0;
   let right = 0;
+  const outsideSamples: string[] = [];
   for (const e of examples) {
-    if (!e.prompt.startsWith(head) || !e.prompt.endsWith('\nA:')) continue;
-    const input = e.prompt.slice(head.length, -'\nA:'.length);
-    if (!task.accepts(input)) continue;
+    const input = inputInDomain(task, e.prompt);
+    if (input === undefined) {
+      if (outsideSamples.length < 8) outsideSamples.push(e.prompt);
+      continue;
+    }
     inDomain++;
     if (exactMatch(e.completion, task.solve(input))) right++;
   }
-  return { examples: examples.length, inDomain: examples.length > 0 ? inDomain / examples.length : 0, teacherRight: inDomain > 0 ? right / inDomain : 0 };
+  return { examples: examples.length, inDomain: examples.length > 0 ? inDomain / examples.length : 0, teacherRight: inDomain > 0 ? right / inDomain : 0, outsideSamples };
 }
 
 async function accuracy(base: Loaded, task: WorldTask, recipe: WorldRecipe, examples: Parameters<typeof taskAccuracy>[3], lora?: LoraWeights) {
@@ -217,7 +249,11 @@ async function evalTask(id: string, source: { world: WorldManifest; dir: string;
     sourceAdapterRef: `${id}@world`,
     options,
   };
-  const runs: { label: string; discriminator?: typeof companion.discriminator }[] = [{ label: 'filtered', discriminator: companion.discriminator }, { label: 'unfiltered' }];
+  const runs: { label: string; discriminator?: PromptJudge }[] = [
+    { label: 'filtered', discriminator: companion.discriminator },
+    { label: 'unfiltered' },
+    ...(cli.oracleFilter ? [{ label: 'oracle filter', discriminator: oracleJudge(task) }] : []),
+  ];
   const results: { acc: Awaited<ReturnType<typeof accuracy>>; stats: TransferStats | undefined; audit?: DistillationAudit; failure?: string }[] = [];
   try {
     for (const run of runs) {
@@ -239,13 +275,13 @@ async function evalTask(id: string, source: { world: WorldManifest; dir: string;
         `  ${id} ${run.label}: ${s.generate.generated} candidates (${s.generate.droppedNoEnd} without the prompt end ${JSON.stringify(s.generate.promptEnd ?? null)}, ${s.generate.droppedDuplicate} repeats) in ${s.generate.generations} generations; ${s.filter.accepted}/${s.filter.candidates} accepted (${pct(s.filter.acceptanceRate)}), ${s.answer.answered} answered, ${s.train.steps} steps, loss ${(s.train.losses.at(-1) ?? Number.NaN).toFixed(4)} → ${pct(acc.accuracy)} (${seconds(r0).toFixed(0)}s)`,
       );
       const audit = distillationAudit(task, out.examples);
-      log(`  ${id} ${run.label}: distilled ${audit.examples} examples, ${pct(audit.inDomain)} of them the task's prompt on an input of its domain, the teacher right on ${pct(audit.teacherRight)} of those`);
+      log(`  ${id} ${run.label}: distilled ${audit.examples} examples, ${pct(audit.inDomain)} of them the task's prompt on an input of its domain, the teacher right on ${pct(audit.teacherRight)} of those; outside it, e.g. ${audit.outsideSamples.slice(0, 4).map((p) => JSON.stringify(p)).join(' ')}`);
       results.push({ acc, stats: s, audit });
     }
   } finally {
     await companion.discriminator.dispose();
   }
-  const [filtered, unfiltered] = results as [(typeof results)[0], (typeof results)[0]];
+  const [filtered, unfiltered, oracle] = results as [(typeof results)[0], (typeof results)[0], (typeof results)[0] | undefined];
   return {
     task: id,
     source: sourceAcc.accuracy,
@@ -253,6 +289,7 @@ async function evalTask(id: string, source: { world: WorldManifest; dir: string;
     targetReal: targetEval.adapterAccuracy,
     transferred: filtered.acc.accuracy,
     unfiltered: unfiltered.acc.accuracy,
+    ...(oracle !== undefined ? { oracleFiltered: oracle.acc.accuracy } : {}),
     acceptanceRate: filtered.stats?.filter.acceptanceRate ?? 0,
     trainedOn: { filtered: filtered.stats?.train.examples ?? 0, unfiltered: unfiltered.stats?.train.examples ?? 0 },
     ...(filtered.audit !== undefined ? { distilled: filtered.audit } : {}),
@@ -320,6 +357,7 @@ async function main(): Promise<void> {
   log(`${'mean'.padEnd(18)}${col(pct(m.source), 12)}${col(pct(m.targetBase), 15)}${col(pct(m.targetReal), 16)}${col(pct(m.transferred), 13)}${col(pct(m.unfiltered), 14)}${col(pct(m.acceptance), 10)}`);
   log('');
   log(`transferred / target-on-real-data = ${(ratio * 100).toFixed(1)}% (goal ≥ 90%: ${goals.ninetyPercentOfReal ? 'met' : 'NOT met'}); filtered ${pct(m.transferred)} vs unfiltered ${pct(m.unfiltered)} (goal filtered ≥ unfiltered: ${goals.filterAtLeastUnfiltered ? 'met' : 'NOT met'})`);
+  if (cli.oracleFilter) log(`oracle filter (the task's own rule keeps the candidates): ${rows.map((r) => `${r.task} ${pct(r.oracleFiltered ?? 0)}`).join(', ')}; mean ${pct(mean((r) => r.oracleFiltered ?? 0))}`);
   log(`wall time ${wall.toFixed(0)}s (target base + real-data adapters ${targetSeconds.toFixed(0)}s${target.built ? '' : ', cached'}; transfers ${(wall - targetSeconds).toFixed(0)}s); ${os.cpus().length} cores, load ${load0} at the start, ${os.loadavg().map((x) => x.toFixed(2)).join(' ')} at the end`);
   await fsp.mkdir(path.dirname(cli.jsonOut), { recursive: true });
   await fsp.writeFile(cli.jsonOut, JSON.stringify({ at: new Date().toISOString(), cpus: os.cpus().length, loadAtStart: load0, wallSeconds: wall, targetSeconds, targetBuilt: target.built, candidates: cli.candidates, shots: cli.shots, seedPrefixChars: cli.seedPrefixChars, means: m, ratio, goals, rows }, null, 2) + '\n');

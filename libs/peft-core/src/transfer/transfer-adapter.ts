@@ -16,7 +16,6 @@ import type { LoraSpec } from '../train/lora-setup';
 import { Trainer, type TrainerOptions } from '../train/trainer';
 import { Rng } from '../util/rng';
 import { checkAdapterFitsBase, checkSeeds, checkTokenizerFitsModel, type BaseModel, type SizedTokenizer } from './base-model';
-import type { Discriminator } from './discriminator';
 import { fewShotSeparator, generateSyntheticPrompts, type SyntheticPromptOptions } from './synthetic-prompts';
 
 export type TransferPhase = 'generate' | 'filter' | 'answer' | 'train' | 'export';
@@ -50,6 +49,16 @@ export interface TransferOptions {
   readonly threshold?: number;
 }
 
+/**
+ * What the filter phase needs of a discriminator: a verdict and a score per prompt. The companion
+ * Discriminator is one; `npm run eval:transfer --oracle-filter` passes one that knows the task, to
+ * measure what a perfect filter would give.
+ */
+export interface PromptJudge {
+  readonly threshold: number;
+  judge(prompts: readonly string[], options?: { readonly batchSize?: number; readonly threshold?: number }): Promise<{ readonly real: boolean[]; readonly scores: number[] }>;
+}
+
 export interface TransferInput {
   readonly sourceBase: BaseModel;
   readonly sourceAdapter: LoraWeights;
@@ -59,7 +68,7 @@ export interface TransferInput {
   /** Real task prompts shown to the target base (the paper uses 5). */
   readonly seeds: readonly string[];
   /** Without one, every candidate is kept: the "unfiltered" ablation. */
-  readonly discriminator?: Discriminator;
+  readonly discriminator?: PromptJudge;
   /** The registry's reference of the source adapter (e.g. "name@version"), recorded in the lineage. */
   readonly sourceAdapterRef?: string;
   readonly options: TransferOptions;
