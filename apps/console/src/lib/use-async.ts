@@ -9,10 +9,12 @@ export interface AsyncState<T> {
 
 /**
  * Runs `load` on mount and whenever `deps` change; a result that arrives after a newer call
- * started (or after unmount) is dropped, so a slow answer never overwrites a fresh one.
+ * started (or after unmount) is dropped, so a slow answer never overwrites a fresh one. `data` is
+ * only ever the answer for the current `deps`: while other deps load it is undefined (a search
+ * never shows the previous query's rows as its own), whereas `reload` keeps it until the new answer.
  */
 export function useAsync<T>(load: (signal: AbortSignal) => Promise<T>, deps: readonly unknown[]): AsyncState<T> {
-  const [data, setData] = useState<T | undefined>(undefined);
+  const [answer, setAnswer] = useState<{ readonly deps: readonly unknown[]; readonly data: T } | undefined>(undefined);
   const [error, setError] = useState<unknown>(undefined);
   const [loading, setLoading] = useState(true);
   const [generation, setGeneration] = useState(0);
@@ -21,12 +23,13 @@ export function useAsync<T>(load: (signal: AbortSignal) => Promise<T>, deps: rea
 
   useEffect(() => {
     const controller = new AbortController();
+    const asked = deps;
     setLoading(true);
     setError(undefined);
     loadRef.current(controller.signal).then(
       (value) => {
         if (controller.signal.aborted) return;
-        setData(value);
+        setAnswer({ deps: asked, data: value });
         setLoading(false);
       },
       (reason: unknown) => {
@@ -40,5 +43,10 @@ export function useAsync<T>(load: (signal: AbortSignal) => Promise<T>, deps: rea
   }, [...deps, generation]);
 
   const reload = useCallback(() => setGeneration((g) => g + 1), []);
-  return { data, error, loading, reload };
+  const current = answer !== undefined && sameDeps(answer.deps, deps);
+  return { data: current ? answer.data : undefined, error, loading: loading || (answer !== undefined && !current), reload };
+}
+
+function sameDeps(a: readonly unknown[], b: readonly unknown[]): boolean {
+  return a.length === b.length && a.every((x, i) => Object.is(x, b[i]));
 }

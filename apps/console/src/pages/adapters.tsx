@@ -31,18 +31,16 @@ export function AdaptersPage() {
   const [draft, setDraft] = useState({ q, tag, baseModel, mode });
 
   const bases = useAsync(() => client.baseModels(), [client]);
-  // The query the rows answer: rows of an earlier query are not shown as this one's results.
-  const query = JSON.stringify([q, tag, baseModel, mode]);
-  const rows = useAsync<{ query: string; rows: Row[]; space?: string | null; scan?: string | null }>(
+  const rows = useAsync<{ rows: Row[]; space?: string | null; scan?: string | null }>(
     async (signal) => {
       if (mode === 'semantic') {
-        if (q.trim() === '') return { query, rows: [] };
+        if (q.trim() === '') return { rows: [] };
         const result = await client.searchAdapters({ q, baseModel: baseModel || undefined, tags: tag || undefined, k: 20 }, signal);
-        return { query, rows: [...result.items], space: result.space, scan: result.scan };
+        return { rows: [...result.items], space: result.space, scan: result.scan };
       }
-      if (q.trim() !== '') return { query, rows: [...(await client.search({ q, tag: tag || undefined, baseModel: baseModel || undefined, limit: 50 }, signal)).items] };
+      if (q.trim() !== '') return { rows: [...(await client.search({ q, tag: tag || undefined, baseModel: baseModel || undefined, limit: 50 }, signal)).items] };
       const page = await client.listAdapters({ tag: tag || undefined, baseModel: baseModel || undefined, limit: 100 }, signal);
-      return { query, rows: page.items.map((adapter) => ({ adapter })) };
+      return { rows: page.items.map((adapter) => ({ adapter })) };
     },
     [client, q, tag, baseModel, mode],
   );
@@ -57,8 +55,7 @@ export function AdaptersPage() {
   const searching = q.trim() !== '';
   // 409: the base has no active embedding space, i.e. no retriever has been trained and installed for it.
   const noSpace = rows.error instanceof ApiError && rows.error.status === 409;
-  const current = rows.data?.query === query ? rows.data : undefined;
-  const data = current?.rows;
+  const data = rows.data?.rows;
   return (
     <>
       <PageHeader
@@ -118,10 +115,10 @@ export function AdaptersPage() {
       {rows.error !== undefined && !noSpace && <ErrorAlert error={rows.error} title="Could not load adapters" />}
       {mode === 'semantic' && !searching && <Notice>Describe what the adapter should do (or paste a prompt): it is embedded by the base model's retriever and compared with every adapter's weights.</Notice>}
       {data && data.length === 0 && (mode === 'text' || searching) && <Empty>{searching ? `No adapter matches “${q}”.` : 'No adapters yet.'}</Empty>}
-      {mode === 'semantic' && current?.space && (
+      {mode === 'semantic' && rows.data?.space && (
         <p className="muted" data-testid="search-space">
-          Embedding space <code>{current.space}</code>
-          {current.scan ? ` · ${current.scan} scan` : ''} · score = cosine similarity
+          Embedding space <code>{rows.data.space}</code>
+          {rows.data.scan ? ` · ${rows.data.scan} scan` : ''} · score = cosine similarity
         </p>
       )}
       {data && data.length > 0 && (
