@@ -69,9 +69,10 @@ test('validation names what is wrong', () => {
   rejects({ ...SMALL_WORLD_RECIPE, lora: { ...SMALL_WORLD_RECIPE.lora, validation: { ...SMALL_WORLD_RECIPE.lora.validation, maxAttempts: 0 } } }, /lora\.validation\.maxAttempts must be a positive integer/);
   rejects({ ...SMALL_WORLD_RECIPE, lora: { ...SMALL_WORLD_RECIPE.lora, validation: { ...SMALL_WORLD_RECIPE.lora.validation, minAccuracy: 1.5 } } }, /minAccuracy must be within \[0, 1\], got 1\.5/);
   rejects({ ...SMALL_WORLD_RECIPE, lora: { ...SMALL_WORLD_RECIPE.lora, validation: { ...SMALL_WORLD_RECIPE.lora.validation, retryStepsFactor: 0.5 } } }, /retryStepsFactor must be within \[1, 4\], got 0\.5/);
+  rejects({ ...SMALL_WORLD_RECIPE, lora: { ...SMALL_WORLD_RECIPE.lora, validation: { ...SMALL_WORLD_RECIPE.lora.validation, retryLrFactor: 0 } } }, /retryLrFactor must be within \(0, 1\], got 0/);
 });
 
-test('validation examples are never held-out ones, and a run sent back gets another seed and more steps', () => {
+test('validation examples are never held-out ones, and a run sent back gets another seed, more steps and a lower lr', () => {
   for (const id of ['reverse-word', 'parity', 'add-numbers']) {
     const task = getWorldTask(id);
     const heldOut = new Set(taskSplitOf(FULL_WORLD_RECIPE, task).eval.map((e) => e.input));
@@ -89,7 +90,8 @@ test('validation examples are never held-out ones, and a run sent back gets anot
   assert.notEqual(second.seed, first.seed);
   assert.notEqual(third.seed, second.seed);
   assert.deepEqual([first.steps, second.steps, third.steps], [1000, 1500, 2250], 'steps × 1.5 per retry');
-  assert.deepEqual({ ...second, seed: first.seed, steps: first.steps }, first, 'only the seed and the steps move');
+  assert.deepEqual([first.lr, second.lr, third.lr], [5e-3, 2.5e-3, 1.25e-3], 'lr × 0.5 per retry');
+  assert.deepEqual({ ...second, seed: first.seed, steps: first.steps, lr: first.lr }, first, 'only the seed, the steps and the lr move');
 });
 
 test('the tokenizer is deterministic and keeps every letter and digit a token of its own', () => {
