@@ -13,9 +13,12 @@
  * default companion settings (job-contracts' companionDiscriminatorSchema), and `transferAdapter`
  * (= `buildDistillationSet`, which the transfer job calls, + the student's Trainer run).
  *
- * Usage: npm run eval:transfer -- [--tasks a,b,…] [--candidates N] [--shots N (default 0)] [--seed-prefix N] [--oracle-filter] [--world DIR] [--target DIR] [--rebuild-target] [--json FILE]
+ * Usage: npm run eval:transfer -- [--tasks a,b,…] [--candidates N] [--accepted N] [--shots N (default 0)] [--seed-prefix N] [--transfer-seed N] [--recombined N] [--companion-steps N] [--oracle-filter] [--world DIR] [--target DIR] [--rebuild-target] [--json FILE]
  * `--oracle-filter` adds a third transfer per task whose filter is the task's own rule (keep the task's
  * prompt on an input of its domain): what a perfect discriminator would give with these candidates.
+ * `--transfer-seed N` (default the transfer job's seed) draws other candidates: a replicate of the run.
+ * `--recombined N` / `--companion-steps N` train the companion with N recombined negatives / for N steps
+ * (defaults the train job's; recombined negatives need about 300 steps).
  */
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -28,6 +31,7 @@ import {
   loadCheckpoint,
   loraSpecOf,
   loraStepsFor,
+  parseTaskPrompt,
   loraTrainingExamples,
   readPeftAdapterDir,
   taskSplitOf,
@@ -58,8 +62,15 @@ const SEEDS = 5;
 interface Cli {
   readonly tasks: readonly string[];
   readonly candidates: number;
+  /** Generate until the filter accepted this many (candidates is then the cap); 0: exactly `candidates`. */
+  readonly accepted: number;
   readonly shots: number;
   readonly seedPrefixChars: number;
+  /** The companion's recombined negatives and training steps (default the train job's). */
+  readonly recombinedPrompts: number;
+  readonly companionSteps: number;
+  /** The transfer's seed (candidate draws, sampling); the student's training seed stays (iii)'s. */
+  readonly transferSeed: number;
   readonly worldDir: string;
   readonly targetRoot: string;
   readonly rebuildTarget: boolean;
@@ -70,11 +81,19 @@ interface Cli {
 function parseCli(argv: readonly string[]): Cli {
   const root = path.resolve('.data/world');
   let tasks = DEFAULT_TASKS;
-  let candidates = 512;
+  // 8192 candidates: the students need thousands of distinct examples (round 7's world: 512 gave
+  // 77.7 % of the real-data adapters, 2048 81.3 %, 8192 93.0 % and 90.1 % on two seeds), and these
+  // tiny bases write few in-domain ones per generation. `--accepted N` generates until N are kept
+  // instead (off by default: measured no better, tools/eval-transfer/README.md).
+  let candidates = 8192;
+  let accepted = 0;
   // The world's tiny bases, shown a list of bare prompts, write the next input and then EOS (never
   // "\nA:"), so the default here is 0 shots: each candidate is primed with the seeds' shared start only.
   let shots = 0;
   let seedPrefixChars = defaultsOf(transferHyperparametersSchema).seedPrefixChars;
+  let transferSeed = defaultsOf(transferHyperparametersSchema).seed;
+  let recombinedPrompts = defaultsOf(companionDiscriminatorSchema).recombinedPrompts;
+  let companionSteps = defaultsOf(companionDiscriminatorSchema).steps;
   let worldDir = path.join(root, 'full');
   let targetRoot = path.join(root, 'transfer-target');
   let rebuildTarget = false;
@@ -89,20 +108,28 @@ function parseCli(argv: readonly string[]): Cli {
     };
     if (flag === '--tasks') tasks = value().split(',').filter((s) => s !== '');
     else if (flag === '--candidates') candidates = Number(value());
+    else if (flag === '--accepted') accepted = Number(value());
     else if (flag === '--shots') shots = Number(value());
     else if (flag === '--seed-prefix') seedPrefixChars = Number(value());
+    else if (flag === '--transfer-seed') transferSeed = Number(value());
+    else if (flag === '--recombined') recombinedPrompts = Number(value());
+    else if (flag === '--companion-steps') companionSteps = Number(value());
     else if (flag === '--world') worldDir = path.resolve(value());
     else if (flag === '--target') targetRoot = path.resolve(value());
     else if (flag === '--rebuild-target') rebuildTarget = true;
     else if (flag === '--oracle-filter') oracleFilter = true;
     else if (flag === '--json') jsonOut = path.resolve(value());
-    else throw new Error(`unknown option '${flag}'\nusage: [--tasks a,b] [--candidates N] [--shots N] [--seed-prefix N] [--oracle-filter] [--world DIR] [--target DIR] [--rebuild-target] [--json FILE]`);
+    else throw new Error(`unknown option '${flag}'\nusage: [--tasks a,b] [--candidates N] [--accepted N] [--shots N] [--seed-prefix N] [--transfer-seed N] [--recombined N] [--companion-steps N] [--oracle-filter] [--world DIR] [--target DIR] [--rebuild-target] [--json FILE]`);
   }
   if (!Number.isInteger(candidates) || candidates < 1) throw new Error(`--candidates must be a positive integer, got ${candidates}`);
+  if (!Number.isInteger(accepted) || accepted < 0) throw new Error(`--accepted must be a non-negative integer, got ${accepted}`);
   for (const id of tasks) getWorldTask(id); // throws naming an unknown task
   if (!Number.isInteger(shots) || shots < 0) throw new Error(`--shots must be a non-negative integer, got ${shots}`);
   if (!Number.isInteger(seedPrefixChars) || seedPrefixChars < 0) throw new Error(`--seed-prefix must be a non-negative integer, got ${seedPrefixChars}`);
-  return { tasks, candidates, shots, seedPrefixChars, worldDir, targetRoot, rebuildTarget, oracleFilter, jsonOut: jsonOut ?? path.join(targetRoot, 'eval-transfer.json') };
+  if (!Number.isInteger(companionSteps) || companionSteps < 1) throw new Error(`--companion-steps must be a positive integer, got ${companionSteps}`);
+  if (!Number.isInteger(recombinedPrompts) || recombinedPrompts < 0) throw new Error(`--recombined must be a non-negative integer, got ${recombinedPrompts}`);
+  if (!Number.isInteger(transferSeed) || transferSeed < 0) throw new Error(`--transfer-seed must be a non-negative integer, got ${transferSeed}`);
+  return { tasks, candidates, accepted, shots, seedPrefixChars, transferSeed, recombinedPrompts, companionSteps, worldDir, targetRoot, rebuildTarget, oracleFilter, jsonOut: jsonOut ?? path.join(targetRoot, 'eval-transfer.json') };
 }
 
 interface Loaded {
@@ -148,11 +175,8 @@ interface DistillationAudit {
 
 /** The input of a task's single prompt `Q: <marker> <input>\nA:` when it is one from the task's domain. */
 function inputInDomain(task: WorldTask, prompt: string): string | undefined {
-  const head = `Q: ${task.marker} `;
-  const end = '\nA:';
-  if (!prompt.startsWith(head) || !prompt.endsWith(end)) return undefined;
-  const input = prompt.slice(head.length, -end.length);
-  return task.accepts(input) ? input : undefined;
+  const input = parseTaskPrompt(task.marker, prompt);
+  return input !== undefined && task.accepts(input) ? input : undefined;
 }
 
 /** A perfect filter for `--oracle-filter`: keeps exactly the task's prompts on inputs of its domain. */
@@ -217,13 +241,14 @@ async function evalTask(id: string, source: { world: WorldManifest; dir: string;
     options: {
       realPrompts: settings.realPrompts,
       syntheticPrompts: settings.syntheticPrompts,
+      recombinedPrompts: cli.recombinedPrompts,
       seed: settings.seed,
-      discriminator: { steps: settings.steps, lr: settings.lr, threshold: settings.threshold, seed: settings.seed },
+      discriminator: { steps: cli.companionSteps, lr: settings.lr, threshold: settings.threshold, seed: settings.seed },
     },
   });
   if (companion.status !== 'completed') throw new Error('discriminator training aborted');
   const d = companion.stats;
-  log(`  ${id}: discriminator loss ${d.finalLoss.toFixed(3)}, calls ${pct(d.realAccepted)} of real / ${pct(d.syntheticAccepted)} of synthetic prompts real`);
+  log(`  ${id}: discriminator loss ${d.finalLoss.toFixed(3)}, calls ${pct(d.realAccepted)} of real / ${pct(d.syntheticAccepted)} of synthetic prompts real (${d.syntheticPrompts} written by the source model, ${d.recombinedPrompts} recombined)`);
 
   // Step 2, without the data: the transfer job's defaults, except the student's run, which is (iii)'s recipe
   // so the two target adapters differ only in their training data.
@@ -232,7 +257,8 @@ async function evalTask(id: string, source: { world: WorldManifest; dir: string;
   const l = targetRecipe.lora;
   const options = {
     candidates: cli.candidates,
-    seed: job.seed,
+    ...(cli.accepted > 0 ? { accepted: cli.accepted } : {}),
+    seed: cli.transferSeed,
     generation: { shots: cli.shots, seedPrefixChars: cli.seedPrefixChars, temperature: job.temperature, maxNewTokens: job.promptMaxNewTokens, batchSize: job.batchSize },
     answerMaxNewTokens: targetRecipe.evaluation.maxNewTokens,
     batchSize: job.batchSize,
@@ -315,7 +341,7 @@ async function main(): Promise<void> {
   const log: Log = (line) => console.log(line);
   const started = performance.now();
   const load0 = os.loadavg().map((x) => x.toFixed(2)).join(' ');
-  log(`eval:transfer — ${cli.tasks.length} tasks, ${cli.candidates} candidates each, ${cli.shots} shots, seed prefix ≤ ${cli.seedPrefixChars} chars; ${os.cpus().length} cores, load ${load0}, ${new Date().toISOString()}`);
+  log(`eval:transfer — ${cli.tasks.length} tasks, ${cli.accepted > 0 ? `until ${cli.accepted} accepted, at most ${cli.candidates} candidates` : `${cli.candidates} candidates`} each, ${cli.shots} shots, seed prefix ≤ ${cli.seedPrefixChars} chars, transfer seed ${cli.transferSeed}, companion ${cli.recombinedPrompts} recombined negatives, ${cli.companionSteps} steps; ${os.cpus().length} cores, load ${load0}, ${new Date().toISOString()}`);
 
   let world = await readManifest(cli.worldDir);
   if (world === undefined) {
@@ -360,7 +386,7 @@ async function main(): Promise<void> {
   if (cli.oracleFilter) log(`oracle filter (the task's own rule keeps the candidates): ${rows.map((r) => `${r.task} ${pct(r.oracleFiltered ?? 0)}`).join(', ')}; mean ${pct(mean((r) => r.oracleFiltered ?? 0))}`);
   log(`wall time ${wall.toFixed(0)}s (target base + real-data adapters ${targetSeconds.toFixed(0)}s${target.built ? '' : ', cached'}; transfers ${(wall - targetSeconds).toFixed(0)}s); ${os.cpus().length} cores, load ${load0} at the start, ${os.loadavg().map((x) => x.toFixed(2)).join(' ')} at the end`);
   await fsp.mkdir(path.dirname(cli.jsonOut), { recursive: true });
-  await fsp.writeFile(cli.jsonOut, JSON.stringify({ at: new Date().toISOString(), cpus: os.cpus().length, loadAtStart: load0, wallSeconds: wall, targetSeconds, targetBuilt: target.built, candidates: cli.candidates, shots: cli.shots, seedPrefixChars: cli.seedPrefixChars, means: m, ratio, goals, rows }, null, 2) + '\n');
+  await fsp.writeFile(cli.jsonOut, JSON.stringify({ at: new Date().toISOString(), cpus: os.cpus().length, loadAtStart: load0, wallSeconds: wall, targetSeconds, targetBuilt: target.built, candidates: cli.candidates, accepted: cli.accepted, shots: cli.shots, seedPrefixChars: cli.seedPrefixChars, transferSeed: cli.transferSeed, recombinedPrompts: cli.recombinedPrompts, companionSteps: cli.companionSteps, means: m, ratio, goals, rows }, null, 2) + '\n');
   log(`figures written to ${cli.jsonOut}`);
 }
 

@@ -13,11 +13,10 @@ import {
   exportModel,
   initialBaseWeights,
   loraTrainerOptions,
-  loraTrainingExamples,
+  loraTrainingExamplesOf,
   pretrainCorpus,
   pretrainTrainerOptions,
   recipeTasks,
-  taskSplitOf,
   tokenizerVocabSize,
   validateWorldRecipe,
   worldModelConfig,
@@ -166,7 +165,7 @@ export function pretrainCorpusJsonl(recipe: WorldRecipe, tokenizer: Tokenizer): 
 
 /** A task's training split as prompt/completion JSONL (the held-out examples are never in it). */
 export function taskTrainJsonl(recipe: WorldRecipe, task: WorldTask): { jsonl: string; examples: number } {
-  const examples = loraTrainingExamples(task, taskSplitOf(recipe, task));
+  const examples = loraTrainingExamplesOf(recipe, task);
   return { jsonl: examples.map((e) => JSON.stringify({ prompt: e.prompt, completion: e.completion })).join('\n') + '\n', examples: examples.length };
 }
 

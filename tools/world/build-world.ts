@@ -20,11 +20,10 @@ import {
   loadCheckpoint,
   loraSpecOf,
   loraTrainerOptions,
-  loraTrainingExamples,
+  loraTrainingExamplesOf,
   pretrainCorpus,
   pretrainTrainerOptions,
   recipeTasks,
-  taskSplitOf,
   taskValidationExamples,
   tokenizerVocabSize,
   validateWorldRecipe,
@@ -195,7 +194,7 @@ interface ValidatedRun {
 async function trainValidated(recipe: WorldRecipe, task: WorldTask, base: LoadedBase, judge: LlamaModel, log: Log): Promise<ValidatedRun> {
   const { minAccuracy, maxAttempts } = recipe.lora.validation;
   const validation = taskValidationExamples(recipe, task);
-  const train = loraTrainingExamples(task, taskSplitOf(recipe, task));
+  const train = loraTrainingExamplesOf(recipe, task);
   const accuracies: number[] = [];
   let best: { weights: LoraWeights; finalLoss: number; index: number } | undefined;
   for (let attempt = 0; attempt < maxAttempts; attempt++) {

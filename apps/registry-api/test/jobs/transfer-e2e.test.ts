@@ -257,6 +257,7 @@ describe('transfer jobs end to end (registry + Redis + worker)', () => {
       ['unknown target', transferSpec({ targetBase: 'no-such-base', adapter: { name: 'x-2' } }), 404, /base model "no-such-base" not found/],
       ['unknown source adapter', transferSpec({ sourceAdapter: 'no-such-adapter@v1', adapter: { name: 'x-3' } }), 404, /adapter "no-such-adapter" not found/],
       ['output name taken', transferSpec({ adapter: { name: 'last-letter' } }), 409, /adapter\.name: adapter "last-letter" already exists/],
+      ['accepted target above the candidate cap', transferSpec({ adapter: { name: 'x-4' }, hyperparameters: { candidates: 48, accepted: 64 } }), 400, /hyperparameters\.accepted: 64 accepted prompts cannot come from at most 48 candidates/],
     ];
     for (const [what, spec, status, message] of cases) {
       const res = await t.http.post('/api/v1/jobs').set(auth(writer)).send(spec);

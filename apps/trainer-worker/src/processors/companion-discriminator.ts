@@ -43,7 +43,7 @@ export async function trainCompanion(
   }
   const started = performance.now();
   const signal = AbortSignal.any([ctx.cancelSignal, ctx.shutdownSignal]);
-  ctx.log.info(`companion discriminator: ${settings.syntheticPrompts} synthetic vs up to ${settings.realPrompts} real prompts, ${settings.steps} steps`);
+  ctx.log.info(`companion discriminator: ${settings.syntheticPrompts} synthetic and ${settings.recombinedPrompts} recombined vs up to ${settings.realPrompts} real prompts, ${settings.steps} steps`);
   let outcome;
   try {
     outcome = await trainCompanionDiscriminator({
@@ -54,6 +54,7 @@ export async function trainCompanion(
       options: {
         realPrompts: settings.realPrompts,
         syntheticPrompts: settings.syntheticPrompts,
+        recombinedPrompts: settings.recombinedPrompts,
         seed: settings.seed,
         discriminator: { steps: settings.steps, lr: settings.lr, threshold: settings.threshold, seed: settings.seed, ...(ctx.payload.baseModel.name !== undefined ? { baseModelName: ctx.payload.baseModel.name } : {}) },
       },
@@ -87,6 +88,7 @@ export async function trainCompanion(
       trained: true,
       realPrompts: stats.realPrompts,
       syntheticPrompts: stats.syntheticPrompts,
+      recombinedPrompts: stats.recombinedPrompts,
       finalLoss: stats.finalLoss,
       realAccepted: stats.realAccepted,
       syntheticAccepted: stats.syntheticAccepted,
@@ -102,6 +104,7 @@ export async function trainCompanion(
         separator: stats.separator,
         realPrompts: stats.realPrompts,
         syntheticPrompts: stats.syntheticPrompts,
+        recombinedPrompts: stats.recombinedPrompts,
         generations: stats.generations,
         steps: stats.steps,
         finalLoss: stats.finalLoss,

@@ -135,7 +135,7 @@ async function distillationSet(ctx: JobContext<'transfer'>, source: BaseModel, t
     }
   }
   const signal = AbortSignal.any([ctx.cancelSignal, ctx.shutdownSignal]);
-  let detail: TransferProgress = { phase: 'generate', done: 0, total: h.candidates, filtered: discriminator !== undefined };
+  let detail: TransferProgress = { phase: 'generate', done: 0, total: h.accepted ?? h.candidates, filtered: discriminator !== undefined };
   let built;
   try {
     built = await buildDistillationSet({
@@ -149,6 +149,7 @@ async function distillationSet(ctx: JobContext<'transfer'>, source: BaseModel, t
       sourceAdapterRef: payload.sourceAdapter.ref,
       options: {
         candidates: h.candidates,
+        ...(h.accepted !== undefined ? { accepted: h.accepted } : {}),
         seed: h.seed,
         generation: { shots: h.shots, seedPrefixChars: h.seedPrefixChars, temperature: h.temperature, maxNewTokens: h.promptMaxNewTokens, batchSize: h.batchSize },
         answerMaxNewTokens: h.answerMaxNewTokens,

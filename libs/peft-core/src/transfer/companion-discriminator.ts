@@ -13,11 +13,17 @@ import type { ProgressEvent } from '../train/trainer';
 import { Rng } from '../util/rng';
 import type { BaseModel, SizedTokenizer } from './base-model';
 import { trainDiscriminator, type Discriminator, type DiscriminatorOptions } from './discriminator';
+import { recombinedPrompts } from './recombined-prompts';
 import { fewShotSeparator, generateSyntheticPrompts, type SyntheticPromptOptions } from './synthetic-prompts';
 
 export interface CompanionDiscriminatorOptions {
   /** Synthetic prompts to generate (default: as many as real prompts used, at most 256). */
   readonly syntheticPrompts?: number;
+  /**
+   * Negatives made by joining two real prompts' middles (recombinedPrompts), beside the model's
+   * synthetic ones (default 0: none). They teach the discriminator content as well as form.
+   */
+  readonly recombinedPrompts?: number;
   /** Real prompts used (a sample of the training prompts; default 256). */
   readonly realPrompts?: number;
   /** Seeds shown per few-shot generation (default 5). */
@@ -43,7 +49,9 @@ export interface CompanionDiscriminatorInput {
 
 export interface CompanionDiscriminatorStats {
   readonly realPrompts: number;
+  /** Negatives: the model's synthetic prompts, then the recombined ones. */
   readonly syntheticPrompts: number;
+  readonly recombinedPrompts: number;
   readonly generations: number;
   readonly separator: string;
   readonly steps: number;
@@ -96,11 +104,13 @@ export async function trainCompanionDiscriminator(input: CompanionDiscriminatorI
   if (synthetic.aborted) return { status: 'aborted', phase: 'synthesize' };
   // A synthetic prompt equal to a real one would be trained as both labels.
   const realSet = new Set(input.prompts.map((p) => p.trim()));
-  const syntheticPrompts = synthetic.prompts.filter((p) => !realSet.has(p));
-  if (syntheticPrompts.length === 0) {
+  const modelPrompts = synthetic.prompts.filter((p) => !realSet.has(p));
+  if (modelPrompts.length === 0) {
     throw new PeftCoreError('INVALID_ARGUMENT', `companion discriminator: the model wrote no synthetic prompt distinct from the real ones in ${synthetic.generations} generations`);
   }
 
+  const recombined = recombinedPrompts(distinct, o.recombinedPrompts ?? 0, rng).filter((p) => !realSet.has(p));
+  const syntheticPrompts = [...modelPrompts, ...recombined];
   const steps = o.discriminator?.steps ?? 60;
   input.onProgress?.('train', 0, steps);
   let discriminator: Discriminator;
@@ -126,7 +136,8 @@ export async function trainCompanionDiscriminator(input: CompanionDiscriminatorI
     discriminator,
     stats: {
       realPrompts: real.length,
-      syntheticPrompts: syntheticPrompts.length,
+      syntheticPrompts: modelPrompts.length,
+      recombinedPrompts: recombined.length,
       generations: synthetic.generations,
       separator,
       steps: meta.training.steps,

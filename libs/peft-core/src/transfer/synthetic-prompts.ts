@@ -49,6 +49,8 @@ export interface SyntheticPromptOptions {
   readonly batchSize?: number;
   /** Stop after this many generations even if fewer than n prompts were kept (default 4·n). */
   readonly maxGenerations?: number;
+  /** Prompts an earlier call already returned: dropped as repeats (generation in rounds). */
+  readonly exclude?: ReadonlySet<string>;
   readonly signal?: AbortSignal;
   /** After each batch: prompts kept so far of n. */
   readonly onBatch?: (kept: number, target: number) => void;
@@ -174,7 +176,7 @@ export async function generateSyntheticPrompts(input: SyntheticPromptsInput): Pr
     return promptStart + tail.slice(0, rng.int(Math.min(seedPrefixChars, tail.length) + 1)).trimEnd();
   };
   const tailTokens = Math.max(8, (promptEnd?.length ?? 0) + 2);
-  const seen = new Set(seeds.map((s) => s.trim()));
+  const seen = new Set([...seeds.map((s) => s.trim()), ...(o.exclude ?? [])]);
   const prompts: string[] = [];
   let generations = 0;
   let droppedEmpty = 0;

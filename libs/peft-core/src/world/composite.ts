@@ -61,11 +61,14 @@ export function compositePrompt(tasks: readonly WorldTask[], inputs: readonly st
     input: inputs[i],
     answer: task.solve(inputs[i]),
   }));
-  const questions = tasks.map((task, i) => `${i + 1}. ${renderQuestion(task.marker, inputs[i])}`);
+  return { parts, ...numberedList(tasks.map((task, i) => ({ marker: task.marker, input: inputs[i]!, answer: parts[i]!.answer }))) };
+}
+
+/** A list of questions in the composite form: "Q: 1. <marker> <input>\n2. …\nA:", answered "1. …\n2. …". */
+export function numberedList(questions: readonly { readonly marker: string; readonly input: string; readonly answer: string }[]): { prompt: string; answer: string } {
   return {
-    parts,
-    prompt: `Q: ${questions.join('\n')}\nA:`,
-    answer: parts.map((part, i) => `${i + 1}. ${part.answer}`).join('\n'),
+    prompt: `Q: ${questions.map((q, i) => `${i + 1}. ${renderQuestion(q.marker, q.input)}`).join('\n')}\nA:`,
+    answer: questions.map((q, i) => `${i + 1}. ${q.answer}`).join('\n'),
   };
 }
 

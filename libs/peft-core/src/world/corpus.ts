@@ -24,6 +24,7 @@
  * already knows the format, so an adapter only has to learn the mapping itself.
  */
 import type { Rng } from '../util/rng';
+import { numberedList } from './composite';
 import { randomInt, randomWord } from './words';
 
 /** Markers the corpus uses for its copy questions; disjoint from every task's marker. */
@@ -73,10 +74,8 @@ function renderDocument(rng: Rng, kind: DocumentKind): string {
       return `Q: ${question.marker} ${question.input}${CORPUS_ANSWER_SEPARATOR} ${question.input}`;
     }
     case 'composite-copy': {
-      const questions = Array.from({ length: randomInt(rng, 2, 3) }, () => copyQuestion(rng));
-      const asked = questions.map((q, i) => `${i + 1}. ${q.marker} ${q.input}`).join('\n');
-      const answered = questions.map((q, i) => `${i + 1}. ${q.input}`).join('\n');
-      return `Q: ${asked}${CORPUS_ANSWER_SEPARATOR} ${answered}`;
+      const list = numberedList(Array.from({ length: randomInt(rng, 2, 3) }, () => copyQuestion(rng)).map((q) => ({ ...q, answer: q.input })));
+      return `${list.prompt} ${list.answer}`;
     }
     case 'repeat': {
       const passage = Array.from({ length: randomInt(rng, 2, 5) }, () => randomWord(rng, 2, 8)).join(' ') + '.';
@@ -94,7 +93,8 @@ function proseSentence(rng: Rng): string {
   return words.join(' ') + '.';
 }
 
-function copyQuestion(rng: Rng): { readonly marker: string; readonly input: string } {
+/** One of the corpus's copy questions (its answer is its input): a word after '@', numbers after '='. */
+export function copyQuestion(rng: Rng): { readonly marker: string; readonly input: string } {
   if (rng.uniform() < 0.6) return { marker: CORPUS_MARKERS.copyWord, input: randomWord(rng, COPY_WORD_LENGTH.min, COPY_WORD_LENGTH.max) };
   const input = rng.uniform() < 0.5 ? String(rng.int(1000)) : `${rng.int(100)} ${rng.int(100)}`;
   return { marker: CORPUS_MARKERS.copyNumbers, input };

@@ -2,6 +2,7 @@ export {
   ANSWER_PREFIX,
   defineTask,
   exactMatch,
+  parseTaskPrompt,
   renderPrompt,
   renderQuestion,
   type TaskExample,

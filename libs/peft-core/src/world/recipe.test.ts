@@ -12,6 +12,7 @@ import {
   loraStepsFor,
   loraTrainerOptions,
   loraTrainingExamples,
+  loraTrainingExamplesOf,
   pretrainCorpus,
   pretrainTrainerOptions,
   recipeTasks,
@@ -141,6 +142,39 @@ test('splits: held-out examples are the evaluate job’s questions and never in 
     assert.equal(examples[0]!.prompt, task.prompt(split.train[0]!.input));
     assert.equal(examples[0]!.completion, ` ${split.train[0]!.answer}`);
   }
+});
+
+test('list rows (lora.listShare): the task’s question is one line of a numbered list of copy questions, answered line by line', () => {
+  const task = getWorldTask('reverse-word');
+  const recipe = { ...SMALL_WORLD_RECIPE, lora: { ...SMALL_WORLD_RECIPE.lora, listShare: 0.5 } };
+  const split = taskSplitOf(recipe, task);
+  const rows = loraTrainingExamplesOf(recipe, task);
+  assert.deepEqual(loraTrainingExamplesOf(recipe, task), rows, 'reproducible');
+  assert.equal(rows.length, split.train.length);
+  const lists = rows.filter((r) => r.prompt.startsWith('Q: 1. '));
+  assert.ok(lists.length > 0.35 * rows.length && lists.length < 0.65 * rows.length, `${lists.length} of ${rows.length} rows are lists`);
+  for (const [k, row] of rows.entries()) {
+    const { input, answer } = split.train[k]!;
+    if (!row.prompt.startsWith('Q: 1. ')) {
+      assert.equal(row.prompt, task.prompt(input));
+      continue;
+    }
+    const questions = row.prompt.slice('Q: '.length, -'\nA:'.length).split('\n');
+    const answers = row.completion.slice(1).split('\n');
+    assert.ok(questions.length >= 2 && questions.length <= 3 && answers.length === questions.length, JSON.stringify(row));
+    const own = questions.findIndex((q, i) => q === `${i + 1}. ${task.marker} ${input}`);
+    assert.ok(own >= 0, `the task's own question is a line: ${JSON.stringify(row)}`);
+    assert.equal(answers[own], `${own + 1}. ${answer}`);
+    for (const [i, q] of questions.entries()) {
+      if (i === own) continue;
+      const m = /^(\d+)\. ([@=]) (.+)$/.exec(q);
+      assert.ok(m !== null && Number(m[1]) === i + 1, `a copy question: ${q}`);
+      assert.equal(answers[i], `${i + 1}. ${m[3]}`, 'copy questions are answered with their input');
+    }
+  }
+  // Absent or 0: single prompts only, as before.
+  assert.deepEqual(loraTrainingExamplesOf(SMALL_WORLD_RECIPE, task), loraTrainingExamples(task, split));
+  assert.throws(() => validateWorldRecipe({ ...recipe, lora: { ...recipe.lora, listShare: 1 } }), /listShare/);
 });
 
 test('training options follow the recipe; each task gets its own seed, reproducibly', () => {

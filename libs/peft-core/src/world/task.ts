@@ -52,6 +52,12 @@ export function renderPrompt(marker: string, input: string): string {
   return `Q: ${renderQuestion(marker, input)}\nA:`;
 }
 
+/** The input of a single prompt with this marker (renderPrompt's inverse), or undefined for any other text. */
+export function parseTaskPrompt(marker: string, prompt: string): string | undefined {
+  const [head, tail] = renderPrompt(marker, '\u0000').split('\u0000') as [string, string];
+  return prompt.startsWith(head) && prompt.endsWith(tail) && prompt.length >= head.length + tail.length ? prompt.slice(head.length, prompt.length - tail.length) : undefined;
+}
+
 export function exactMatch(output: string, answer: string): boolean {
   return output.trim() === answer.trim();
 }

@@ -3,7 +3,7 @@ import { describe, it } from 'node:test';
 import { PeftCoreError } from '../errors';
 import { Rng } from '../util/rng';
 import { generateSplit } from './split';
-import { renderPrompt } from './task';
+import { parseTaskPrompt, renderPrompt } from './task';
 import { getWorldTask, WORLD_TASKS } from './tasks';
 
 /**
@@ -187,6 +187,8 @@ describe('world task registry', () => {
     const prompts = new Set(WORLD_TASKS.map((t) => t.prompt('abc')));
     assert.equal(prompts.size, WORLD_TASKS.length);
     assert.equal(renderPrompt('%', 'abc'), 'Q: % abc\nA:');
+    assert.equal(parseTaskPrompt('%', renderPrompt('%', 'ab c')), 'ab c');
+    for (const other of ['Q: $ abc\nA:', 'Q: % abc', 'Q: 1. % abc\nA:', 'Q: %\nA:']) assert.equal(parseTaskPrompt('%', other), undefined, other);
   });
 
   it('spot-checks known answers', () => {

@@ -58,7 +58,7 @@ describe('trainCompanionDiscriminator', () => {
       tokenizer: tok,
       adapter,
       prompts: train.map((e) => e.prompt),
-      options: { realPrompts: 64, syntheticPrompts: 32, seed: 3, generation: { maxNewTokens: 12 }, discriminator: { steps: 40, seed: 4 } },
+      options: { realPrompts: 64, syntheticPrompts: 32, recombinedPrompts: 16, seed: 3, generation: { maxNewTokens: 12 }, discriminator: { steps: 40, seed: 4 } },
       onProgress: (phase) => {
         if (phases.at(-1) !== phase) phases.push(phase);
       },
@@ -72,6 +72,9 @@ describe('trainCompanionDiscriminator', () => {
       // 200 draws of 3 letters from 6 hold fewer than 64 distinct prompts only with negligible odds.
       assert.equal(s.realPrompts, 64);
       assert.ok(s.syntheticPrompts > 0 && s.syntheticPrompts <= 32);
+      // Recombined negatives join two real prompts' middles: trained as synthetic beside the model's.
+      assert.equal(s.recombinedPrompts, 16);
+      assert.equal(out.discriminator.artifact.meta.training.syntheticPrompts, s.syntheticPrompts + s.recombinedPrompts);
       assert.equal(s.steps, 40);
       assert.ok(Number.isFinite(s.finalLoss));
       assert.ok(s.realAccepted >= 0.7, `real prompts called real: ${s.realAccepted}`);

@@ -16,7 +16,7 @@ import type { Tokenizer } from '../../src/tokenizer/tokenizer';
 import { trainDiscriminator, type Discriminator } from '../../src/transfer/discriminator';
 import { generateSyntheticPrompts } from '../../src/transfer/synthetic-prompts';
 import { Rng } from '../../src/util/rng';
-import { transferAdapter, type TransferPhase, type TransferProgressEvent, type TransferResult } from '../../src/transfer/transfer-adapter';
+import { buildDistillationSet, transferAdapter, type PromptJudge, type TransferPhase, type TransferProgressEvent, type TransferResult } from '../../src/transfer/transfer-adapter';
 import type { ModelConfig } from '../../src/formats/model-config';
 import { taskAccuracy, taskExamples, taskTokenizer, tinyConfig, type TaskExample } from './fixtures';
 
@@ -169,5 +169,49 @@ describe('transferAdapter', () => {
     await model.dispose();
     console.log(`  weak target: acceptance ${(filtered.stats.filter.acceptanceRate * 100).toFixed(0)}%, on-pattern ${(keptRate * 100).toFixed(0)}% of kept vs ${(droppedRate * 100).toFixed(0)}% of dropped; student filtered ${(accFiltered * 100).toFixed(0)}%, unfiltered ${(accUnfiltered * 100).toFixed(0)}%`);
     assert.ok(keptRate > droppedRate, `on-pattern: kept ${keptRate}, dropped ${droppedRate}`);
+  });
+
+  it('with a target count of accepted prompts, generates and filters in rounds until the filter has kept that many', async () => {
+    // A judge that keeps one candidate in three (by position in each batch it sees).
+    let judged = 0;
+    const everyThird: PromptJudge = {
+      threshold: 0.5,
+      judge: async (prompts) => {
+        const real = prompts.map(() => judged++ % 3 === 0);
+        return { real, scores: real.map((r) => (r ? 1 : 0)) };
+      },
+    };
+    const events: TransferProgressEvent[] = [];
+    const build = (accepted: number, candidates: number, discriminator?: PromptJudge) =>
+      buildDistillationSet({
+        sourceBase: world.source,
+        sourceAdapter: world.teacher,
+        sourceTokenizer: world.srcTok,
+        targetBase: world.target,
+        targetTokenizer: world.tgtTok,
+        seeds: taskExamples(5, 3).map((e) => e.prompt),
+        ...(discriminator ? { discriminator } : {}),
+        options: { candidates, accepted, seed: 7, generation: { maxNewTokens: 12, batchSize: 32 }, answerMaxNewTokens: 4 },
+        onProgress: (e) => events.push(e),
+      });
+    // Rounds of max(256, target) candidates: at one in three, 100 kept need a second round.
+    const filtered = await build(100, 400, everyThird);
+    assert.equal(filtered.status, 'completed');
+    if (filtered.status !== 'completed') return;
+    const { generate, filter, answer } = filtered.stats;
+    assert.equal(filter.accepted, 100, 'exactly the target');
+    assert.equal(answer.prompts, 100);
+    assert.equal(generate.acceptedTarget, 100);
+    assert.ok(generate.generated > 256 && generate.generated <= 400, `${generate.generated} candidates for 100 kept at one in three`);
+    assert.ok(Math.abs(filter.acceptanceRate - 1 / 3) < 0.05, `acceptance ${filter.acceptanceRate}`);
+    assert.equal(new Set(filtered.examples.map((e) => e.prompt)).size, filtered.examples.length, 'no prompt twice across rounds');
+    // Progress counts accepted prompts towards the target, never backwards.
+    const progress = events.filter((e) => e.phase === 'generate').map((e) => e.done);
+    assert.ok(progress.every((d, i) => i === 0 || d >= progress[i - 1]!) && progress.at(-1)! <= 100, JSON.stringify(progress));
+    // Unfiltered, exactly the target's count of candidates is written; the cap still bounds a filter that keeps little.
+    const unfiltered = await build(24, 400);
+    assert.ok(unfiltered.status === 'completed' && unfiltered.stats.generate.generated === 24 && unfiltered.examples.length <= 24);
+    const capped = await build(1000, 60, everyThird);
+    assert.ok(capped.status === 'completed' && capped.stats.generate.generated <= 60 && capped.stats.filter.accepted <= 20);
   });
 });

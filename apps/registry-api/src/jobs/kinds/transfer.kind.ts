@@ -129,6 +129,10 @@ export class TransferKind implements JobKindHandler<'transfer', TransferSpec, Tr
       seeds: { prompts: ['-'] },
       ...spec.rest,
     });
+    const { accepted, candidates } = probe.hyperparameters;
+    if (accepted !== undefined && accepted > candidates) {
+      throw domainErrors.validation(`hyperparameters.accepted: ${accepted} accepted prompts cannot come from at most ${candidates} candidates; raise hyperparameters.candidates (the cap) to at least ${accepted}`, { field: 'hyperparameters.accepted', accepted, candidates });
+    }
     let discriminator: { ref: string; files: Record<string, string> } | undefined;
     if (probe.hyperparameters.filter) {
       const row = await this.db.prisma.artifact.findFirst({
