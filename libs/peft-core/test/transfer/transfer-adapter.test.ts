@@ -71,18 +71,22 @@ describe('transferAdapter', () => {
   let result: TransferResult;
   const events: TransferProgressEvent[] = [];
   let seconds = 0;
+  /** The source pair, a target and the seed prompts every transfer below uses. */
+  const bases = (target: 'target' | 'weakTarget' = 'target') => ({
+    sourceBase: world.source,
+    sourceAdapter: world.teacher,
+    sourceTokenizer: world.srcTok,
+    targetBase: world[target],
+    targetTokenizer: world.tgtTok,
+    seeds: taskExamples(5, 3).map((e) => e.prompt),
+  });
 
   before(async () => {
     const t0 = performance.now();
     world = await buildWorld();
     const t1 = performance.now();
     result = await transferAdapter({
-      sourceBase: world.source,
-      sourceAdapter: world.teacher,
-      sourceTokenizer: world.srcTok,
-      targetBase: world.target,
-      targetTokenizer: world.tgtTok,
-      seeds: taskExamples(5, 3).map((e) => e.prompt),
+      ...bases(),
       discriminator: world.discriminator,
       sourceAdapterRef: 'last-letter@1',
       options: { candidates: 96, seed: 7, generation: { maxNewTokens: 12, batchSize: 32, temperature: 1 }, answerMaxNewTokens: 4, training: { steps: Number(process.env.TRANSFER_STUDENT_STEPS ?? 120), batchSize: 16, lr: 1e-2, warmupSteps: 10, minLr: 1e-4, maxGradNorm: 1, lora: LORA } },
@@ -141,12 +145,7 @@ describe('transferAdapter', () => {
     const onPattern = (p: string): boolean => /^[a-f] [a-f] [a-f] \?$/.test(p);
     const run = (discriminator?: Discriminator) =>
       transferAdapter({
-        sourceBase: world.source,
-        sourceAdapter: world.teacher,
-        sourceTokenizer: world.srcTok,
-        targetBase: world.weakTarget,
-        targetTokenizer: world.tgtTok,
-        seeds: taskExamples(5, 3).map((e) => e.prompt),
+        ...bases('weakTarget'),
         ...(discriminator ? { discriminator } : {}),
         options: { candidates: 64, seed: 7, generation: { maxNewTokens: 12, batchSize: 32 }, answerMaxNewTokens: 4, training: { steps: 60, batchSize: 16, lr: 1e-2, warmupSteps: 5, lora: LORA } },
       });
@@ -184,12 +183,7 @@ describe('transferAdapter', () => {
     const events: TransferProgressEvent[] = [];
     const build = (accepted: number, candidates: number, discriminator?: PromptJudge) =>
       buildDistillationSet({
-        sourceBase: world.source,
-        sourceAdapter: world.teacher,
-        sourceTokenizer: world.srcTok,
-        targetBase: world.target,
-        targetTokenizer: world.tgtTok,
-        seeds: taskExamples(5, 3).map((e) => e.prompt),
+        ...bases(),
         ...(discriminator ? { discriminator } : {}),
         options: { candidates, accepted, seed: 7, generation: { maxNewTokens: 12, batchSize: 32 }, answerMaxNewTokens: 4 },
         onProgress: (e) => events.push(e),
