@@ -168,15 +168,15 @@ export async function buildDistillationSet(input: Omit<TransferInput, 'options'>
   // (a) The TARGET base writes candidates: they come from the distribution the student will serve.
   // (b) The discriminator keeps what it calls real; without one everything is kept. With a target
   // count of accepted prompts the two alternate in rounds.
-  const target = o.accepted;
-  if (target !== undefined && !(Number.isInteger(target) && target >= 1)) throw new PeftCoreError('INVALID_ARGUMENT', `transferAdapter: options.accepted must be a positive integer, got ${target}`);
-  // The first round writes the target's count; later ones what the acceptance so far says is missing
-  // (+10 %, at least 256). Unfiltered, every candidate is accepted: exactly the target, no overshoot.
+  const acceptTarget = o.accepted;
+  if (acceptTarget !== undefined && !(Number.isInteger(acceptTarget) && acceptTarget >= 1)) throw new PeftCoreError('INVALID_ARGUMENT', `transferAdapter: options.accepted must be a positive integer, got ${acceptTarget}`);
+  // The first round writes the target count; later ones what the acceptance so far says is missing
+  // (+10 %, at least 256). Unfiltered, every candidate is accepted: exactly the target count, no overshoot.
   const roundSize = (): number => {
-    if (target === undefined) return o.candidates;
-    const missing = target - accepted.length;
+    if (acceptTarget === undefined) return o.candidates;
+    const missing = acceptTarget - accepted.length;
     if (discriminator === undefined) return missing;
-    if (candidates.length === 0) return Math.max(256, target);
+    if (candidates.length === 0) return Math.max(256, acceptTarget);
     return Math.max(256, Math.ceil((1.1 * missing * candidates.length) / Math.max(1, accepted.length)));
   };
   const candidates: string[] = [];
@@ -186,8 +186,8 @@ export async function buildDistillationSet(input: Omit<TransferInput, 'options'>
   let scoreSum = 0;
   const model = LlamaModel.create(input.targetBase);
   try {
-    while (candidates.length < o.candidates && (target === undefined || accepted.length < target)) {
-      emit({ phase: 'generate', done: target === undefined ? candidates.length : accepted.length, total: target ?? o.candidates });
+    while (candidates.length < o.candidates && (acceptTarget === undefined || accepted.length < acceptTarget)) {
+      emit({ phase: 'generate', done: acceptTarget === undefined ? candidates.length : accepted.length, total: acceptTarget ?? o.candidates });
       const synthetic = await generateSyntheticPrompts({
         model,
         tokenizer: input.targetTokenizer,
@@ -201,8 +201,8 @@ export async function buildDistillationSet(input: Omit<TransferInput, 'options'>
           exclude: produced,
           ...(signal ? { signal } : {}),
           onBatch: (kept, total) => {
-            if (target === undefined) emit({ phase: 'generate', done: candidates.length + kept, total: o.candidates });
-            else if (total > 0) emit({ phase: 'generate', done: accepted.length, total: target });
+            if (acceptTarget === undefined) emit({ phase: 'generate', done: candidates.length + kept, total: o.candidates });
+            else if (total > 0) emit({ phase: 'generate', done: accepted.length, total: acceptTarget });
           },
         },
       });
@@ -216,7 +216,7 @@ export async function buildDistillationSet(input: Omit<TransferInput, 'options'>
       const fresh = synthetic.prompts;
       for (const p of fresh) produced.add(p);
       candidates.push(...fresh);
-      if (target === undefined) emit({ phase: 'filter', done: 0, total: fresh.length });
+      if (acceptTarget === undefined) emit({ phase: 'filter', done: 0, total: fresh.length });
       for (let start = 0; start < fresh.length; start += batchSize) {
         if (signal?.aborted) return { status: 'aborted', phase: 'filter' };
         const chunk = fresh.slice(start, start + batchSize);
@@ -229,18 +229,19 @@ export async function buildDistillationSet(input: Omit<TransferInput, 'options'>
             if (real[i]) accepted.push(p);
           });
         }
-        if (target === undefined) emit({ phase: 'filter', done: Math.min(start + batchSize, fresh.length), total: fresh.length });
+        if (acceptTarget === undefined) emit({ phase: 'filter', done: Math.min(start + batchSize, fresh.length), total: fresh.length });
       }
-      // The target writes nothing new any more (its repertoire for this prompt start is spent).
-      if (fresh.length === 0) break;
+      // Without a target count one round is the whole request (as before rounds existed); with one,
+      // stop when the target base writes nothing new (its repertoire for this prompt start is spent).
+      if (acceptTarget === undefined || fresh.length === 0) break;
     }
   } finally {
     await model.dispose();
   }
   const acceptanceRate = candidates.length > 0 ? accepted.length / candidates.length : 0;
-  if (target !== undefined) {
-    // Accepted beyond the target (the last round's overshoot) is dropped, keeping generation order.
-    accepted.splice(target);
+  if (acceptTarget !== undefined) {
+    // Accepted beyond the target count (the last round's overshoot) is dropped, keeping generation order.
+    accepted.splice(acceptTarget);
     emit({ phase: 'filter', done: candidates.length, total: candidates.length });
   }
   const meanScore = discriminator !== undefined && candidates.length > 0 ? scoreSum / candidates.length : undefined;
@@ -301,7 +302,7 @@ export async function buildDistillationSet(input: Omit<TransferInput, 'options'>
     stats: {
       generate: {
         requested: o.candidates,
-        ...(target !== undefined ? { acceptedTarget: target } : {}),
+        ...(acceptTarget !== undefined ? { acceptedTarget: acceptTarget } : {}),
         generated: candidates.length,
         generations: generated.generations,
         droppedEmpty: generated.droppedEmpty,

@@ -151,9 +151,9 @@ export interface WorldLoraRecipe {
  * loss 0.03 on one base and 0.42 on another, uppercase-word 100 % on one and 73 % on the next:
  * tools/world/README.md). So a task's run is scored on validation examples (never the held-out
  * ones) and, below `minAccuracy`, trained again with the next seed, `retryStepsFactor` times the
- * steps and `retryLrFactor` times the learning rate, up to `maxAttempts` runs; the best run by validation accuracy is kept. Validation
- * inputs are disjoint from the held-out set but not always from training: tasks whose whole input
- * space is trained on have none left.
+ * steps and `retryLrFactor` times the learning rate, up to `maxAttempts` runs; the best run by
+ * validation accuracy is kept. Validation inputs are disjoint from the held-out set but not always
+ * from training: tasks whose whole input space is trained on have none left.
  */
 export interface WorldValidationRecipe {
   readonly examples: number;
