@@ -23,9 +23,11 @@ import {
   RoutedModel,
   Rng,
   sampleComposite,
+  MAX_COMPOSITE_PARTS,
   scoreComposite,
   trainRouter,
   worldRouterData,
+  routerLineBreaks,
   type CompositeExample,
   type LoraWeights,
   type RouterKind,
@@ -54,6 +56,8 @@ interface Options {
   topK: number;
   /** MeteoRA gates see the prefix-token feature. */
   prefixGate: boolean;
+  /** What the prefix feature holds: the sequence so far, or the question line an answer line answers. */
+  prefixScope: 'sequence' | 'line';
   /** Labelled composite rows in MeteoRA's gate data. */
   compositeTrain: number;
   /** MeteoRA gets the list-format expert (the base: a zero LoRA) beside the task experts. */
@@ -72,11 +76,13 @@ function parseArgs(argv: readonly string[]): Options {
     only: undefined,
     topK: 1,
     prefixGate: true,
-    // Off by default: measured on 4 tasks × 20 examples (2026-11-24, load 12–17), composite gate
-    // data with the list-format expert still scored 0 % of composite parts and cost single-task
-    // accuracy (93.8 % vs 95.0 %, = the oracle, without); see README.md.
+    // Line scope and composite gate rows: with list-trained experts (lora.listRows) MeteoRA scores
+    // 37.3 % of composite parts with them against 4.0 % with the sequence scope and none (README.md).
+    prefixScope: 'line',
+    // Off by default: measured on 4 tasks × 20 examples (2026-11-24, load 12–17), the list-format
+    // expert scored 0 % of composite parts and cost single-task accuracy (93.8 % vs 95.0 %); README.md.
     formatExpert: false,
-    compositeTrain: 0,
+    compositeTrain: 400,
     baselines: true,
   };
   for (let i = 0; i < argv.length; i += 2) {
@@ -96,6 +102,7 @@ function parseArgs(argv: readonly string[]): Options {
     else if (flag === '--xcross-steps') o.steps.xcross = int();
     else if (flag === '--top-k') o.topK = int();
     else if (flag === '--prefix-gate') o.prefixGate = value === 'on' ? true : value === 'off' ? false : (() => { throw new Error(`--prefix-gate must be on or off, got '${value}'`); })();
+    else if (flag === '--prefix-scope') o.prefixScope = value === 'line' || value === 'sequence' ? value : (() => { throw new Error(`--prefix-scope must be sequence or line, got '${value}'`); })();
     else if (flag === '--composite-train') o.compositeTrain = value === '0' ? 0 : int();
     else if (flag === '--format-expert') o.formatExpert = value !== 'off';
     else if (flag === '--baselines') o.baselines = value !== 'off';
@@ -115,6 +122,8 @@ interface Scores {
   /** Fraction of composite sub-answers correct, and of composites fully correct. */
   readonly compositeParts: number;
   readonly compositeAll: number;
+  /** Fraction of sub-answers correct at each line position (line 1, 2, 3). */
+  readonly partsByLine: readonly number[];
 }
 
 async function main(): Promise<void> {
@@ -147,6 +156,7 @@ async function main(): Promise<void> {
   const rng = new Rng(2024);
   const composites = Array.from({ length: o.composites }, (_, i) => sampleComposite(rng, tasks, 2 + (i % 2)));
   log(`tasks: ${tasks.map((t) => t.id).join(', ')}; ${o.examples} held-out examples per task (of ${recipe.evaluation.examples}: subsampled), ${o.composites} composite prompts (2–3 parts)`);
+  log(`MeteoRA: ${o.steps.meteora} steps, top-${o.topK}, prefix gate ${o.prefixGate ? `on (${o.prefixScope} scope)` : 'off'}, ${o.compositeTrain} composite rows in the gate data${o.formatExpert ? ', list-format expert' : ''}`);
 
   const base = LlamaModel.create(checkpoint);
   const results = new Map<string, Scores>();
@@ -156,7 +166,7 @@ async function main(): Promise<void> {
     results.set(name, await score(gen, tokenizer, tasks, singles, composites));
     timings.set(name, (timings.get(name) ?? 0) + (performance.now() - t0) / 1000);
     const r = results.get(name)!;
-    log(`  ${name.padEnd(22)} single ${pct(mean([...r.single.values()]))}  composite parts ${pct(r.compositeParts)}  (${((performance.now() - t0) / 1000).toFixed(0)} s)`);
+    log(`  ${name.padEnd(22)} single ${pct(mean([...r.single.values()]))}  composite parts ${pct(r.compositeParts)} (by line ${r.partsByLine.map(pct).join(' / ')})  (${((performance.now() - t0) / 1000).toFixed(0)} s)`);
   };
   const llamaGen = (lora: LoraWeights | undefined): Generator => async (prompts, maxNewTokens, stop) =>
     (await base.generate(prompts, { maxNewTokens, temperature: 0, stopTokenIds: eos(tokenizer), shouldStop: (_r, g) => stop(g), ...(lora ? { lora } : {}) })).map((r) => r.tokens);
@@ -201,9 +211,10 @@ async function main(): Promise<void> {
       heldOut: recipe.evaluation.examples,
       compositeExamples: strategy === 'meteora' ? o.compositeTrain : 0,
       seed: 7,
+      ...(o.prefixScope === 'line' ? { lineBreaks: routerLineBreaks(tokenizer, checkpoint.config.vocabSize) } : {}),
     });
     const hyper = {
-      meteora: { steps: o.steps.meteora, lr: 0.02, batchSize: 16, seed: 1, warmupSteps: Math.min(10, o.steps.meteora), topK: o.topK, prefixGate: o.prefixGate, ...(o.formatExpert ? { ambiguousExpert: experts.length } : {}) },
+      meteora: { steps: o.steps.meteora, lr: 0.02, batchSize: 16, seed: 1, warmupSteps: Math.min(10, o.steps.meteora), topK: o.topK, prefixGate: o.prefixGate, prefixScope: o.prefixScope, ...(o.formatExpert ? { ambiguousExpert: experts.length } : {}) },
       flylora: { steps: o.steps.flylora, lr: 0.005, batchSize: 16, seed: 1, warmupSteps: Math.min(20, o.steps.flylora), flyRank: 32, flyTopK: 8, flyAlpha: 64 },
       xcross: { steps: o.steps.xcross, lr: 3e-4, batchSize: 8, seed: 1, warmupSteps: Math.min(10, o.steps.xcross) },
     }[strategy];
@@ -277,14 +288,19 @@ async function score(gen: Generator, tokenizer: Tokenizer, tasks: readonly World
   let partsCorrect = 0;
   let all = 0;
   const outputs = await gen(composites.map((c) => encodePrompt(tokenizer, c.prompt)), 64, (g) => tokenizer.decode(g, { skipSpecialTokens: true }).split('\n').length > 3);
-  if (process.env.EVAL_ROUTING_SAMPLES) console.log(outputs.slice(0, 3).map((out, k) => `    ${JSON.stringify(composites[k]!.prompt)} → ${JSON.stringify(tokenizer.decode(out, { skipSpecialTokens: true }))} (want ${JSON.stringify(composites[k]!.answer)})`).join('\n'));
+  if (process.env.EVAL_ROUTING_SAMPLES) console.log(outputs.slice(0, Number(process.env.EVAL_ROUTING_SAMPLES) || 3).map((out, k) => `    ${JSON.stringify(composites[k]!.prompt)} → ${JSON.stringify(tokenizer.decode(out, { skipSpecialTokens: true }))} (want ${JSON.stringify(composites[k]!.answer)})`).join('\n'));
+  const byLine = Array.from({ length: MAX_COMPOSITE_PARTS }, () => ({ correct: 0, total: 0 }));
   outputs.forEach((out, k) => {
     const s = scoreComposite(tokenizer.decode(out, { skipSpecialTokens: true }), composites[k]!);
     parts += s.perPart.length;
     partsCorrect += s.correct;
     if (s.allCorrect) all++;
+    s.perPart.forEach((ok, line) => {
+      byLine[line]!.total++;
+      if (ok) byLine[line]!.correct++;
+    });
   });
-  return { single, compositeParts: partsCorrect / parts, compositeAll: all / composites.length };
+  return { single, compositeParts: partsCorrect / parts, compositeAll: all / composites.length, partsByLine: byLine.map((l) => (l.total > 0 ? l.correct / l.total : 0)) };
 }
 
 /**

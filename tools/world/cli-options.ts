@@ -54,7 +54,7 @@ function usage(message: string): PeftCoreError {
 }
 
 /** Optional recipe fields that `--set` may add (absent from the recipes themselves). */
-const OPTIONAL_FIELDS = new Set(['lora.listShare']);
+const OPTIONAL_FIELDS = new Set(['lora.listRows']);
 
 /** A copy of the recipe with one numeric (or JSON) field replaced; the path must already exist or be an optional field. */
 function withValue(recipe: WorldRecipe, key: string, raw: string): WorldRecipe {

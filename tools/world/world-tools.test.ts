@@ -22,7 +22,7 @@ test('CLI: variant, output dir, task subset and field overrides', () => {
   assert.equal(SMALL_WORLD_RECIPE.lora.steps, 80, 'overrides copy, never mutate the shared recipe');
   assert.throws(() => parseWorldCli(['--set', 'lora.nope=1']), /'lora\.nope' is not a recipe field/);
   // An optional field the recipes leave out may still be set.
-  assert.equal(parseWorldCli(['--set', 'lora.listShare=0.3']).recipe.lora.listShare, 0.3);
+  assert.equal(parseWorldCli(['--set', 'lora.listRows=0.3']).recipe.lora.listRows, 0.3);
   assert.throws(() => parseWorldCli(['--variant', 'huge']), /--variant must be full or small/);
   assert.throws(() => parseWorldCli(['--frobnicate']), /unknown option '--frobnicate'/);
 });

@@ -43,6 +43,11 @@ export const trainRouterHyperparametersSchema = object({
   auxLossWeight: withDefault(number({ min: 0, max: 10_000 }), 50),
   /** MeteoRA: gates also see the prompt's tokens and those generated so far (peft-core meteora-wiring `prefix`). */
   prefixGate: withDefault(boolean(), true),
+  /**
+   * MeteoRA: what the prefix feature holds. sequence: the prompt and what came before; line: one
+   * question line, the one answer line k answers (numbered-list prompts; peft-core meteora-prefix.ts).
+   */
+  prefixScope: withDefault(oneOf(['sequence', 'line'] as const), 'sequence'),
   /** FlyLoRA: rank, ranks kept per token (≤ rank), α; the reference setting is 32 / 8 / 64. */
   flyRank: withDefault(number({ integer: true, min: 1, max: 1024 }), 32),
   flyTopK: withDefault(number({ integer: true, min: 1, max: 1024 }), 8),
@@ -103,6 +108,7 @@ export function trainRouterPayloadIssues(p: TrainRouterJobPayload): string[] {
   const h = p.hyperparameters;
   if (new Set(p.experts.map((e) => e.ref.slice(0, e.ref.lastIndexOf('@')))).size !== n) issues.push('experts: the same adapter is named twice');
   if (p.strategy === 'meteora' && h.topK > n) issues.push(`hyperparameters.topK: ${h.topK} exceeds the ${n} experts`);
+  if (h.prefixScope === 'line' && (p.strategy !== 'meteora' || !h.prefixGate)) issues.push('hyperparameters.prefixScope: "line" is a scope of MeteoRA\'s prefix gate (strategy "meteora", prefixGate true)');
   if (p.strategy === 'flylora' && h.flyTopK > h.flyRank) issues.push(`hyperparameters.flyTopK: ${h.flyTopK} exceeds flyRank ${h.flyRank}`);
   if (p.data.source === 'world') {
     if (p.data.worldTasks === undefined) issues.push('data.worldTasks: is required when data.source is "world"');

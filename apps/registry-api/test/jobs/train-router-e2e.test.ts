@@ -65,7 +65,7 @@ function spec(overrides: Record<string, unknown> = {}): Record<string, unknown> 
     strategy: 'meteora',
     experts: ['reverse', 'upper@v1', 'parity'],
     data: { source: 'world', worldTasks: TASKS, examplesPerTask: 12, compositeExamples: 4 },
-    hyperparameters: { steps: 4, batchSize: 4, lr: 0.05, topK: 2 },
+    hyperparameters: { steps: 4, batchSize: 4, lr: 0.05, topK: 2, prefixScope: 'line' },
     ...overrides,
   };
 }
@@ -116,6 +116,10 @@ describe('train-router jobs (registry + Redis + worker)', () => {
     assert.deepEqual(decoded.manifest.experts, ['reverse@v1', 'upper@v1', 'parity@v1']);
     assert.equal(decoded.manifest.kind, 'meteora');
     assert.equal(decoded.manifest.metrics.steps, 4);
+    // The line-scope prefix gate travels in the artifact: its separators are the base's line-break tokens.
+    const h = decoded.manifest.kind === 'meteora' ? decoded.manifest.hyperparameters : undefined;
+    assert.equal(h?.prefixTokens, config.vocabSize);
+    assert.ok((h?.prefixLineBreaks ?? 0) >= 1, JSON.stringify(h));
   });
 
   it('refuses bad submissions with a 4xx naming the problem, writing no Job', async () => {
@@ -127,6 +131,7 @@ describe('train-router jobs (registry + Redis + worker)', () => {
       ['one expert', spec({ experts: ['reverse'] }), 400, /experts: expected 2/],
       ['repeated expert', spec({ experts: ['reverse', 'reverse@v1', 'parity'] }), 400, /named twice/],
       ['topK over the experts', spec({ hyperparameters: { topK: 4 } }), 400, /topK: 4 exceeds the 3 experts/],
+      ['line scope without the prefix gate', spec({ hyperparameters: { prefixGate: false, prefixScope: 'line' } }), 400, /prefixScope: \\"line\\" is a scope of MeteoRA/],
       ['bad lr', spec({ hyperparameters: { lr: -1 } }), 400, /hyperparameters\.lr/],
       ['unknown strategy', spec({ strategy: 'moe' }), 400, /strategy: expected one of meteora, flylora, xcross/],
       ['unknown world task', spec({ data: { source: 'world', worldTasks: ['reverse-word', 'juggling', 'parity'] } }), 400, /data\.worldTasks\[1\]: unknown world task/],

@@ -8,7 +8,7 @@
  * over. Cancellation and shutdown stop the loop between two steps.
  */
 import * as path from 'node:path';
-import { getWorldTask, ROUTER_FORMAT, trainRouter, routerTrainingSteps, worldRouterData, writeRouterArtifact, PeftCoreError, type RouterTrainingData, type TrainingExample } from '@palette/peft-core';
+import { getWorldTask, ROUTER_FORMAT, trainRouter, routerLineBreaks, routerTrainingSteps, worldRouterData, writeRouterArtifact, PeftCoreError, type RouterTrainingData, type TrainingExample } from '@palette/peft-core';
 import { trainRouterPayloadIssues, type TrainRouterJobPayload, type TrainRouterJobResult } from '@palette/job-contracts';
 import { readBlob, uploadFiles } from '../blob-files';
 import { WorkerError } from '../errors';
@@ -95,6 +95,7 @@ async function routerData(ctx: JobContext<'train-router'>, p: TrainRouterJobPayl
       compositeExamples: p.data.compositeExamples,
       splitSeed: p.data.splitSeed,
       seed: p.hyperparameters.seed,
+      ...(p.hyperparameters.prefixScope === 'line' ? { lineBreaks: routerLineBreaks(base.tokenizer, base.config.vocabSize) } : {}),
     });
   }
   const text = (await readBlob(ctx.store, p.data.sha256!)).toString('utf8');

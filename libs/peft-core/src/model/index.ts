@@ -11,5 +11,6 @@ export * from './llama-model';
 export * from './lora-pool';
 export * from './batch-decoder';
 export * from './meteora-wiring';
+export * from './meteora-prefix';
 export * from './flylora-wiring';
 export * from './xcross-wiring';

@@ -50,7 +50,7 @@ export interface MeteoraOptions {
   readonly expertBias?: Value;
   /**
    * Prefix-token feature p [batch, seq, V]: p[t, v] = 1 when token v is in the prompt or at a
-   * position ≤ t (fed by the host, `prefixTokenFeature`). With it every gate is s = W_g x + W_p p. [extension, not in the paper]
+   * position ≤ t (fed by the host: meteora-prefix.ts, which also has a per-line scope). With it every gate is s = W_g x + W_p p. [extension, not in the paper]
    * On the evaluation world the per-token hidden state x does not carry the task: the task
    * markers never occur in the base's pretraining corpus, so nothing moves them forward, and
    * gates on x alone stall at ≈ 70 % top-1 (layer 0's q/k/v see one token, ≈ 52 %). The
@@ -281,34 +281,4 @@ export function meteoraExpertFeeds(config: ModelConfig, targets: LoraTargets, ex
     feeds[meteoraNames.scaling(path)] = tensorData('float32', [n], scaling);
   }
   return feeds;
-}
-
-/**
- * The prefix-token feature [rows, seq, V] of padded rows: row b, position t holds the set of
- * tokens of the row's prompt and of its real positions ≤ t. Prompt positions (t < promptLengths[b])
- * thus see the whole prompt: a router is handed the prompt at once, so the gates of "Q: " know
- * the task marker that follows (causal gates cannot, and the K/V they give those positions differ
- * from the task expert's own). `real[b][t]` = 0 marks padding (adds nothing). `seen` (one set
- * per row) carries the tokens of earlier steps in KV-cache decoding and is updated in place.
- */
-export function prefixTokenFeature(
-  tokens: readonly (readonly number[])[],
-  vocabSize: number,
-  o: { readonly real?: readonly (readonly number[])[]; readonly seen?: Set<number>[]; readonly promptLengths?: readonly number[] } = {},
-): TensorData {
-  const rows = tokens.length;
-  const seq = tokens[0]?.length ?? 0;
-  const data = new Float32Array(rows * seq * vocabSize);
-  tokens.forEach((row, b) => {
-    const set = o.seen?.[b] ?? new Set<number>();
-    const isReal = (t: number): boolean => (o.real?.[b]?.[t] ?? 1) !== 0 && row[t]! >= 0 && row[t]! < vocabSize;
-    const prompt = Math.min(o.promptLengths?.[b] ?? 0, seq);
-    for (let t = 0; t < prompt; t++) if (isReal(t)) set.add(row[t]!);
-    for (let t = 0; t < seq; t++) {
-      if (isReal(t)) set.add(row[t]!);
-      const at = (b * seq + t) * vocabSize;
-      for (const v of set) data[at + v] = 1;
-    }
-  });
-  return tensorData('float32', [rows, seq, vocabSize], data);
 }

@@ -21,7 +21,8 @@ import { buildDecoderForward } from '../model/decoder';
 import { declareDecoderInputs, stepFeeds } from '../model/decoder-inputs';
 import { declareDecoderParams } from '../model/decoder-params';
 import { loraTargetsOf, type LoraTargets } from '../model/lora-inputs';
-import { declareMeteora, meteoraExpertFeeds, meteoraNames, prefixTokenFeature, type MeteoraWiring } from '../model/meteora-wiring';
+import { prefixTokenFeature, type PrefixScope } from '../model/meteora-prefix';
+import { declareMeteora, meteoraExpertFeeds, meteoraNames, type MeteoraWiring } from '../model/meteora-wiring';
 import { hostTensor, type HostTensor } from '../tensor/host-tensor';
 import { BatchSampler, IGNORE_INDEX, tokenizeExample, type TextTokenizer, type TrainingExample } from '../train/data';
 import { causalLmLoss } from '../train/loss';
@@ -118,6 +119,8 @@ export interface TrainMeteoraOptions extends OptimizeOptions, OptimizeRun {
    * so far) with its own W_p [N, vocab], zero-initialised. Default false (the paper's gate).
    */
   readonly prefixGate?: boolean;
+  /** The prefix feature's scope (meteora-prefix.ts; default sequence), recorded in the artifact. */
+  readonly prefixScope?: PrefixScope;
   /** Std of the gates' normal init (default 0.01). */
   readonly gateInitStd?: number;
   /** Padding token id (default 0; padding is never a target nor attended by real tokens). */
@@ -230,11 +233,11 @@ export function collateLabelled(rows: readonly TaskLabelledSequence[], seqLen: n
   return { tokens, lmTargets, gateTargets, rows: rows.length, seqLen, promptLengths };
 }
 
-function batchFeeds(batch: LabelledBatch, prefixVocab = 0): Record<string, KernelTensor> {
+function batchFeeds(batch: LabelledBatch, prefix?: { readonly vocab: number; readonly scope: PrefixScope }): Record<string, KernelTensor> {
   return {
     ...stepFeeds({ tokens: batch.tokens }),
     // Right padding comes after every real token, so it never changes a real position's prefix.
-    ...(prefixVocab > 0 ? { [meteoraNames.prefix]: prefixTokenFeature(batch.tokens, prefixVocab, { promptLengths: batch.promptLengths }) } : {}),
+    ...(prefix !== undefined ? { [meteoraNames.prefix]: prefixTokenFeature(batch.tokens, prefix.vocab, { promptLengths: batch.promptLengths, scope: prefix.scope }) } : {}),
     targets: tensorData('int64', [batch.rows, batch.seqLen], batch.lmTargets),
     gate_targets: tensorData('int64', [batch.rows, batch.seqLen], batch.gateTargets),
   };
@@ -285,6 +288,10 @@ export async function trainMeteoraGates(o: TrainMeteoraOptions): Promise<TrainMe
     }
     // Zero init: the prefix term starts silent, so step 0 is the paper's gate.
     const prefixVocab = o.prefixGate ? o.config.vocabSize : 0;
+    if (o.prefixScope !== undefined && !o.prefixGate) throw new PeftCoreError('INVALID_ARGUMENT', 'MeteoRA: a prefix scope needs the prefix gate');
+    const prefix = prefixVocab > 0 ? { vocab: prefixVocab, scope: o.prefixScope ?? ({ kind: 'sequence' } as const) } : undefined;
+    const lineBreaks = prefix?.scope.kind === 'line' ? [...prefix.scope.lineBreaks].sort((a, b) => a - b) : [];
+    if (prefix?.scope.kind === 'line' && lineBreaks.length === 0) throw new PeftCoreError('INVALID_ARGUMENT', 'MeteoRA: the line prefix scope needs at least one line-break token');
     if (prefixVocab > 0) for (const path of targets.paths) params.set(meteoraNames.prefixGate(path), new Float32Array(n * prefixVocab));
     const experts = meteoraExpertFeeds(o.config, targets, expertWeights);
     const seqLen = Math.max(2, ...[...o.train, ...(o.eval ?? [])].map((r) => r.ids.length));
@@ -295,7 +302,7 @@ export async function trainMeteoraGates(o: TrainMeteoraOptions): Promise<TrainMe
       o,
       async () => {
         const batch = collateLabelled(sampler.next().map((i) => o.train[i]!), seqLen, padId);
-        const all: Record<string, KernelTensor> = { ...batchFeeds(batch, prefixVocab), ...experts };
+        const all: Record<string, KernelTensor> = { ...batchFeeds(batch, prefix), ...experts };
         for (const [name, data] of params) all[name] = tensorData('float32', [n, data.length / n], data);
         const out = await step.run(pick(all, step.inputNames));
         const grads = new Map(built.gateInputs.map((name) => [name, out[GRAD_PREFIX + name]!.data as Float32Array]));
@@ -310,7 +317,7 @@ export async function trainMeteoraGates(o: TrainMeteoraOptions): Promise<TrainMe
     const prefixGates = new Map(prefixVocab > 0 ? targets.paths.map((p) => [p, hostTensor([n, prefixVocab], params.get(meteoraNames.prefixGate(p))!)] as const) : []);
     const evaluation =
       o.eval !== undefined && o.eval.length > 0
-        ? await evaluateGates(evalStep, built.wiring, o.eval, { ...experts, ...meteoraGateFeeds(gates, prefixGates) }, seqLen, padId, Math.max(1, o.batchSize), prefixVocab)
+        ? await evaluateGates(evalStep, built.wiring, o.eval, { ...experts, ...meteoraGateFeeds(gates, prefixGates) }, seqLen, padId, Math.max(1, o.batchSize), prefix)
         : undefined;
     const metrics: Record<string, number> = { steps: result.steps, finalLoss: result.losses.at(-1) ?? Number.NaN };
     if (evaluation) Object.assign(metrics, { evalGateAccuracy: evaluation.meanAccuracy, evalMinGateAccuracy: evaluation.minAccuracy, evalLmLoss: evaluation.lmLoss, evalGateLoss: evaluation.gateLoss, evalTokens: evaluation.tokens });
@@ -321,10 +328,20 @@ export async function trainMeteoraGates(o: TrainMeteoraOptions): Promise<TrainMe
         baseModel: o.baseModel,
         experts: o.experts.map((e) => e.ref),
         targets: targets.paths,
-        hyperparameters: { topK: built.wiring.topK, temperature: built.wiring.temperature, auxLossWeight: o.auxLossWeight ?? 50, ...(prefixVocab > 0 ? { prefixTokens: prefixVocab } : {}) },
+        hyperparameters: {
+          topK: built.wiring.topK,
+          temperature: built.wiring.temperature,
+          auxLossWeight: o.auxLossWeight ?? 50,
+          ...(prefixVocab > 0 ? { prefixTokens: prefixVocab } : {}),
+          ...(lineBreaks.length > 0 ? { prefixLineBreaks: lineBreaks.length } : {}),
+        },
         metrics,
       },
-      new Map([...[...gates].map(([p, t]) => [`gate.${p}`, t] as const), ...[...prefixGates].map(([p, t]) => [`prefix_gate.${p}`, t] as const)]),
+      new Map([
+        ...[...gates].map(([p, t]) => [`gate.${p}`, t] as const),
+        ...[...prefixGates].map(([p, t]) => [`prefix_gate.${p}`, t] as const),
+        ...(lineBreaks.length > 0 ? [['prefix_line_breaks', hostTensor([lineBreaks.length], Float32Array.from(lineBreaks))] as const] : []),
+      ]),
     );
     return { status: result.status, artifact, gates, prefixGates, losses: result.losses, ...(evaluation ? { evaluation } : {}) };
   } finally {
@@ -346,7 +363,7 @@ async function evaluateGates(
   seqLen: number,
   padId: number,
   batchSize: number,
-  prefixVocab: number,
+  prefix: Parameters<typeof batchFeeds>[1],
 ): Promise<GateEvaluation> {
   const n = wiring.experts;
   const records = wiring.gateRecords;
@@ -358,7 +375,7 @@ async function evaluateGates(
   let batches = 0;
   for (let start = 0; start < rows.length; start += batchSize) {
     const batch = collateLabelled(rows.slice(start, start + batchSize), seqLen, padId);
-    const all: Record<string, KernelTensor> = { ...batchFeeds(batch, prefixVocab), ...fixed };
+    const all: Record<string, KernelTensor> = { ...batchFeeds(batch, prefix), ...fixed };
     const out = await evalStep.run(pick(all, evalStep.inputNames));
     lmSum += Number(out.lm_loss!.data[0]);
     gateSum += Number(out.gate_loss!.data[0]);
@@ -412,6 +429,15 @@ export function meteoraPrefixGatesOf(artifact: RouterArtifact): Map<string, Host
   if (artifact.manifest.kind !== 'meteora') throw new PeftCoreError('INVALID_ARGUMENT', `expected a MeteoRA artifact, got ${artifact.manifest.kind}`);
   if (!artifact.manifest.hyperparameters.prefixTokens) return new Map();
   return new Map(artifact.manifest.targets.map((p) => [p, artifact.tensors.get(`prefix_gate.${p}`)!]));
+}
+
+/** The prefix feature's scope of a MeteoRA artifact (undefined: no prefix gate). */
+export function meteoraPrefixScopeOf(artifact: RouterArtifact): PrefixScope | undefined {
+  const m = artifact.manifest;
+  if (m.kind !== 'meteora') throw new PeftCoreError('INVALID_ARGUMENT', `expected a MeteoRA artifact, got ${m.kind}`);
+  if (!m.hyperparameters.prefixTokens) return undefined;
+  if (m.hyperparameters.prefixLineBreaks === undefined) return { kind: 'sequence' };
+  return { kind: 'line', lineBreaks: new Set(Array.from(artifact.tensors.get('prefix_line_breaks')!.data)) };
 }
 
 /** Feeds for the gates (and prefix gates, when given) of a MeteoRA graph. */

@@ -21,6 +21,8 @@ export interface RandomRouterOptions {
   /** The experts' weights (MeteoRA, X-Cross: they fix the target modules). */
   readonly experts?: readonly LoraWeights[];
   readonly seed: number;
+  /** MeteoRA: random prefix gates over the vocabulary, in the line scope with these separators when given. */
+  readonly prefix?: { readonly lineBreaks?: readonly number[] };
   /** Scale of the random tensors (default 0.5 for gates, 0.05 for fusion / FlyLoRA B). */
   readonly scale?: number;
 }
@@ -45,8 +47,12 @@ export function randomRouterArtifact(config: ModelConfig, o: RandomRouterOptions
   if (o.kind === 'meteora') {
     const sites = new Map(decoderLinearSites(config).map((s) => [s.path, s]));
     const tensors = new Map(targets.paths.map((p) => [`gate.${p}`, normal([n, sites.get(p)!.inFeatures], o.scale ?? 0.5)]));
+    const breaks = o.prefix?.lineBreaks ?? [];
+    if (o.prefix !== undefined) for (const p of targets.paths) tensors.set(`prefix_gate.${p}`, normal([n, config.vocabSize], o.scale ?? 0.5));
+    if (breaks.length > 0) tensors.set('prefix_line_breaks', hostTensor([breaks.length], Float32Array.from(breaks)));
+    const prefix = o.prefix !== undefined ? { prefixTokens: config.vocabSize, ...(breaks.length > 0 ? { prefixLineBreaks: breaks.length } : {}) } : {};
     return createRouterArtifact(
-      { kind: 'meteora', baseModel: o.baseModel, experts: o.expertRefs, targets: targets.paths, hyperparameters: { topK: Math.min(2, n), temperature: 1, auxLossWeight: 50 }, metrics: {} },
+      { kind: 'meteora', baseModel: o.baseModel, experts: o.expertRefs, targets: targets.paths, hyperparameters: { topK: Math.min(2, n), temperature: 1, auxLossWeight: 50, ...prefix }, metrics: {} },
       tensors,
     );
   }

@@ -35,7 +35,7 @@ async function recompute(model: RoutedModel, prompt: readonly number[], steps: n
   const out: number[] = [];
   const V = config.vocabSize;
   for (let i = 0; i < steps; i++) {
-    const logits = await model.forward([seq]);
+    const logits = await model.forward([seq], { promptLengths: [prompt.length] });
     const next = argmax(logits.data, (seq.length - 1) * V, V);
     out.push(next);
     seq.push(next);
@@ -56,6 +56,42 @@ describe('RoutedModel: KV-cache generation with the gated wirings', () => {
       assert.ok(routed.data.some((v, j) => Math.abs(v - plain.data[j]!) > 1e-3), `${kind} logits equal the base's`);
     });
   }
+
+  it('MeteoRA with line-scope prefix gates: KV-cache generation computes what a recompute that knows the prompt does', async () => {
+    // Token 6 is the line break: prompts of one, two and three lines; every third step is forced to a break.
+    const artifact = randomRouterArtifact(config, { kind: 'meteora', baseModel: 'tiny', expertRefs: refs, experts, seed: 4, prefix: { lineBreaks: [6] }, scale: 2 });
+    const model = RoutedModel.create({ config, weights }, artifact, experts);
+    try {
+      const lined = [[1, 7, 9], [1, 4, 6, 12, 5, 8], [3, 6, 3, 6, 9]];
+      const V = config.vocabSize;
+      const seen: Float32Array[][] = lined.map(() => []);
+      const results = await model.generate(lined, {
+        maxNewTokens: 8,
+        stopTokenIds: [],
+        onLogits: (row, logits) => {
+          seen[row]!.push(Float32Array.from(logits));
+          if (seen[row]!.length % 3 === 0) logits[6] = 1e9;
+        },
+      });
+      for (const [i, p] of lined.entries()) {
+        const tokens = results[i]!.tokens;
+        assert.ok(tokens.filter((t) => t === 6).length >= 2, `row ${i} breaks lines while generating`);
+        const all = await model.forward([[...p, ...tokens.slice(0, -1)]], { promptLengths: [p.length] });
+        seen[i]!.forEach((logits, step) => {
+          const at = (p.length - 1 + step) * V;
+          for (let v = 0; v < V; v++) assert.ok(Math.abs(logits[v]! - all.data[at + v]!) < 1e-3, `row ${i} step ${step} token ${v}`);
+        });
+      }
+      // The line scope changes the function: a sequence-scope router with the same gates differs.
+      const sequence = RoutedModel.create({ config, weights }, randomRouterArtifact(config, { kind: 'meteora', baseModel: 'tiny', expertRefs: refs, experts, seed: 4, prefix: {}, scale: 2 }), experts);
+      const a = await model.forward([lined[2]!], { promptLengths: [3] });
+      const b = await sequence.forward([lined[2]!], { promptLengths: [3] });
+      await sequence.dispose();
+      assert.ok(a.data.some((v, j) => Math.abs(v - b.data[j]!) > 1e-3));
+    } finally {
+      await model.dispose();
+    }
+  });
 
   it('rows that stop early leave the batch without changing the others', async () => {
     const model = models.get('xcross')!;

@@ -24,13 +24,14 @@ import { declareDecoderParams } from '../model/decoder-params';
 import type { GenerateOptions, GenerationResult } from '../model/generation';
 import { KvCache } from '../model/kv-cache';
 import { loraTargetsOf } from '../model/lora-inputs';
-import { declareMeteora, meteoraExpertFeeds, meteoraNames, prefixTokenFeature } from '../model/meteora-wiring';
+import { PrefixState, prefixTokenFeature, type PrefixScope } from '../model/meteora-prefix';
+import { declareMeteora, meteoraExpertFeeds, meteoraNames } from '../model/meteora-wiring';
 import { checkSamplingOptions, sampleToken, type SamplingOptions } from '../model/sampling';
 import { declareXCross, xcrossAdapterFeeds, xcrossNames } from '../model/xcross-wiring';
 import { hostTensor, type HostTensor } from '../tensor/host-tensor';
 import { Rng } from '../util/rng';
 import { declareFlyLora, flyLoraFeeds, flyLoraFromArtifact, type FlyLoraAdapter } from './flylora';
-import { meteoraGateFeeds, meteoraGatesOf, meteoraPrefixGatesOf } from './meteora-train';
+import { meteoraGateFeeds, meteoraGatesOf, meteoraPrefixGatesOf, meteoraPrefixScopeOf } from './meteora-train';
 import type { RouterArtifact, RouterKind } from './router-artifact';
 
 export interface RoutedModelOptions {
@@ -98,6 +99,8 @@ export class RoutedModel {
   private readonly flyLora: FlyLoraAdapter | undefined;
   /** Cache rows per request row: n for X-Cross, else 1. */
   readonly streams: number;
+  /** MeteoRA's prefix feature scope (undefined without a prefix gate). */
+  private readonly prefixScope: PrefixScope | undefined = undefined;
 
   private constructor(
     readonly config: ModelConfig,
@@ -131,6 +134,7 @@ export class RoutedModel {
       const V = m.hyperparameters.prefixTokens;
       if (V !== undefined && V !== config.vocabSize) throw new PeftCoreError('ADAPTER_INCOMPATIBLE', `the MeteoRA router's prefix gate covers ${V} tokens; this base has a vocabulary of ${config.vocabSize}`);
       this.fixedFeeds = { ...meteoraExpertFeeds(config, targets, experts), ...meteoraGateFeeds(meteoraGatesOf(artifact), meteoraPrefixGatesOf(artifact)) };
+      this.prefixScope = meteoraPrefixScopeOf(artifact);
       this.staticStats = {};
       return;
     }
@@ -169,13 +173,17 @@ export class RoutedModel {
     return this.artifact.manifest.kind;
   }
 
-  /** Logits [batch, seq, vocab] of equal-length rows, recomputed from scratch (no cache). */
-  async forward(tokens: readonly (readonly number[])[]): Promise<HostTensor> {
+  /**
+   * Logits [batch, seq, vocab] of equal-length rows, recomputed from scratch (no cache). The first
+   * `promptLengths[b]` tokens of row b are its prompt, handed at once (default: the whole row, as
+   * generate's prefill takes it); the rest are taken as generated (MeteoRA's prefix feature).
+   */
+  async forward(tokens: readonly (readonly number[])[], o: { readonly promptLengths?: readonly number[] } = {}): Promise<HostTensor> {
     this.checkTokens(tokens);
     const session = await this.session('forward');
+    const promptLengths = o.promptLengths ?? tokens.map((r) => r.length);
     const rows = this.expand(tokens.map((r) => [...r]));
-    // Each row is taken as a prompt handed at once (as generate's prefill takes it).
-    const out = await session.run(this.pick(session, { ...this.fixedFeeds, ...this.prefixFeeds(rows, { promptLengths: rows.map((r) => r.length) }), ...stepFeeds({ tokens: rows }) }), [OUT.logits]);
+    const out = await session.run(this.pick(session, { ...this.fixedFeeds, ...this.prefixFeeds(rows, { promptLengths: this.expand(promptLengths) }), ...stepFeeds({ tokens: rows }) }), [OUT.logits]);
     const logits = out[OUT.logits]!;
     return hostTensor([...logits.shape] as number[], logits.data as Float32Array);
   }
@@ -212,8 +220,8 @@ export class RoutedModel {
     let keyPadding = padded.keyPadding;
     let step = { tokens: padded.tokens, positions: padded.positions };
     const statOutputs = this.statOutputs();
-    // Tokens each request has seen so far (MeteoRA's prefix gate feature; padding excluded).
-    const seen = prompts.map(() => new Set<number>());
+    // What each request's prefix gate feature has seen so far (padding excluded).
+    const prefixStates = prompts.map(() => new PrefixState(this.prefixScope ?? { kind: 'sequence' }));
 
     for (let n = 0; n < options.maxNewTokens; n++) {
       const seq = step.tokens[0]!.length;
@@ -223,7 +231,7 @@ export class RoutedModel {
           ...cache.feeds(),
           ...this.prefixFeeds(step.tokens, {
             real: keyPadding.map((r) => r.slice(-seq)),
-            seen: rows.map((row) => seen[row]!),
+            state: rows.map((row) => prefixStates[row]!),
             // The first step is the whole (left-padded) prompt.
             ...(n === 0 ? { promptLengths: step.tokens.map(() => seq) } : {}),
           }),
@@ -274,7 +282,7 @@ export class RoutedModel {
   private prefixFeeds(tokens: readonly (readonly number[])[], o: Parameters<typeof prefixTokenFeature>[2]): Record<string, KernelTensor> {
     const m = this.artifact.manifest;
     if (m.kind !== 'meteora' || m.hyperparameters.prefixTokens === undefined) return {};
-    return { [meteoraNames.prefix]: prefixTokenFeature(tokens, m.hyperparameters.prefixTokens, o) };
+    return { [meteoraNames.prefix]: prefixTokenFeature(tokens, m.hyperparameters.prefixTokens, { ...o, ...(this.prefixScope ? { scope: this.prefixScope } : {}) }) };
   }
 
   /** Releases the compiled sessions (they compile again on next use). */

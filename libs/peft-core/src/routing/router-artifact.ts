@@ -9,6 +9,8 @@
  * Tensor names per kind (paths are module paths, e.g. model.layers.0.self_attn.q_proj):
  *   meteora  gate.<path>              [N, in]       N = number of experts
  *            prefix_gate.<path>       [N, V]        with hyperparameters.prefixTokens = V
+ *            prefix_line_breaks       [k]           with hyperparameters.prefixLineBreaks = k: the
+ *                                                   line-scope prefix's separator token ids
  *   flylora  <path>.A [r, in], <path>.B [out, r], <path>.d [r]
  *   xcross   layers.<l>.w_cat [2n(n−1), n·H] for every layer, stream_weights [n]
  *
@@ -37,6 +39,11 @@ export interface MeteoraHyperparameters {
   readonly auxLossWeight: number;
   /** Vocabulary size of the prefix-token gate feature (meteora-wiring's `prefix`); absent = none. */
   readonly prefixTokens?: number;
+  /**
+   * With the prefix feature: the number of line-break token ids (tensor prefix_line_breaks) of
+   * its `line` scope (meteora-prefix.ts); absent = the `sequence` scope.
+   */
+  readonly prefixLineBreaks?: number;
 }
 
 export interface FlyLoraHyperparameters {
@@ -169,6 +176,13 @@ export function validateRouterArtifact(artifact: RouterArtifact): void {
     for (const p of m.targets) expected.set(`gate.${p}`, rank2(n));
     const V = m.hyperparameters.prefixTokens;
     if (V !== undefined) for (const p of m.targets) expected.set(`prefix_gate.${p}`, (s) => (s.length === 2 && s[0] === n && s[1] === V ? undefined : `[${n}, ${V}]`));
+    const breaks = m.hyperparameters.prefixLineBreaks;
+    if (breaks !== undefined) {
+      if (V === undefined) throw invalid('hyperparameters.prefixLineBreaks needs prefixTokens (the line scope is a scope of the prefix feature)');
+      expected.set('prefix_line_breaks', (s) => (s.length === 1 && s[0] === breaks ? undefined : `[${breaks}]`));
+      const ids = tensors.get('prefix_line_breaks')?.data ?? [];
+      for (const id of ids) if (!(Number.isInteger(id) && id >= 0 && id < V)) throw invalid(`prefix_line_breaks holds ${id}, not a token id below ${V}`);
+    }
   } else if (m.kind === 'flylora') {
     const { rank, topK, blocks } = m.hyperparameters;
     if (rank % blocks !== 0 || topK > rank / blocks) throw invalid(`rank ${rank} with ${blocks} blocks cannot keep top-${topK} per block`);
@@ -247,7 +261,7 @@ function parseManifest(raw: unknown): RouterManifest {
   };
   switch (o.kind as RouterKind) {
     case 'meteora':
-      expectKeys(['topK', 'temperature', 'auxLossWeight', 'prefixTokens']);
+      expectKeys(['topK', 'temperature', 'auxLossWeight', 'prefixTokens', 'prefixLineBreaks']);
       return canonicalManifest({
         ...common,
         kind: 'meteora',
@@ -256,6 +270,7 @@ function parseManifest(raw: unknown): RouterManifest {
           temperature: num('temperature', positive, 'positive'),
           auxLossWeight: num('auxLossWeight', nonNeg, 'non-negative'),
           ...(hp.prefixTokens !== undefined ? { prefixTokens: num('prefixTokens', posInt, 'a positive integer') } : {}),
+          ...(hp.prefixLineBreaks !== undefined ? { prefixLineBreaks: num('prefixLineBreaks', posInt, 'a positive integer') } : {}),
         },
       });
     case 'flylora':
@@ -283,8 +298,13 @@ function canonicalManifest(m: RouterManifest): RouterManifest {
   const tail = { metrics, tensorsSha256: m.tensorsSha256 };
   switch (m.kind) {
     case 'meteora': {
-      const { topK, temperature, auxLossWeight, prefixTokens } = m.hyperparameters;
-      return { ...head, kind: 'meteora', hyperparameters: { topK, temperature, auxLossWeight, ...(prefixTokens !== undefined ? { prefixTokens } : {}) }, ...tail };
+      const { topK, temperature, auxLossWeight, prefixTokens, prefixLineBreaks } = m.hyperparameters;
+      return {
+        ...head,
+        kind: 'meteora',
+        hyperparameters: { topK, temperature, auxLossWeight, ...(prefixTokens !== undefined ? { prefixTokens } : {}), ...(prefixLineBreaks !== undefined ? { prefixLineBreaks } : {}) },
+        ...tail,
+      };
     }
     case 'flylora': {
       const { rank, topK, alpha, blocks } = m.hyperparameters;

@@ -7,10 +7,10 @@ import { compositePrompt } from '../world/composite';
 import { getWorldTask } from '../world/tasks';
 import { RoutedModel } from './routed-model';
 import { ROUTER_KINDS } from './router-artifact';
-import { labelComposite, trainRouter, worldRouterData } from './train-router';
+import { labelComposite, routerLineBreaks, trainRouter, worldRouterData } from './train-router';
 import { maskAmbiguousGateLabels } from './meteora-train';
 import { decodeRouterArtifact, encodeRouterArtifact } from './router-artifact';
-import { prefixTokenFeature } from '../model/meteora-wiring';
+import { PrefixState, prefixTokenFeature } from '../model/meteora-prefix';
 
 const tokenizer = Tokenizer.fromJson(trainByteLevelBpe('Q: % abc\nA: cba\n1. 2. } 12 34 & ABC', 300));
 const config = randomModelConfig({ vocabSize: 300, eosTokenId: tokenizer.eosTokenId, maxPositionEmbeddings: 128 });
@@ -44,9 +44,30 @@ describe('trainRouter (the train-router job and eval:routing share it)', () => {
     assert.ok(pos > 0);
   });
 
+  it('line scope: the gate target at each position is the task of the question line its prefix feature shows', () => {
+    const c = compositePrompt([tasks[0]!, tasks[2]!, tasks[1]!], ['abc', '12', 'xyz']);
+    const lineBreaks = routerLineBreaks(tokenizer, config.vocabSize);
+    const row = labelComposite(tokenizer, c, new Map(tasks.map((t, i) => [t.id, i])), { lineBreaks });
+    const partTasks = [0, 2, 1];
+    const promptLength = row.lossMask.indexOf(1);
+    let promptText = '';
+    let answerText = '';
+    row.ids.forEach((id, t) => {
+      // A break belongs to the line it ends: the line is the number of breaks before the token.
+      const before = t < promptLength ? promptText : answerText;
+      const breaks = before.split('\n').length - 1;
+      const line = t < promptLength ? (breaks < partTasks.length ? breaks : 0) : Math.min(breaks, partTasks.length - 1);
+      if (t + 1 < row.ids.length) assert.equal(row.taskLabels[t + 1], partTasks[line], `gate target at token ${t} ${JSON.stringify(tokenizer.decode([id]))}`);
+      if (t < promptLength) promptText += tokenizer.decode([id], { skipSpecialTokens: true });
+      else answerText += tokenizer.decode([id], { skipSpecialTokens: true });
+    });
+    assert.equal(row.taskLabels[0], -1);
+    assert.equal(answerText, ` ${c.answer}`);
+  });
+
   it('gives "k. " line starts, "Q: " and the "A:" line to the list-format expert, the rest to its line\'s task', () => {
     const c = compositePrompt([tasks[0]!, tasks[2]!], ['abc', '12']);
-    const row = labelComposite(tokenizer, c, new Map(tasks.map((t, i) => [t.id, i])), 3);
+    const row = labelComposite(tokenizer, c, new Map(tasks.map((t, i) => [t.id, i])), { formatExpert: 3 });
     let text = '';
     const byChar: number[] = [];
     row.ids.forEach((id, t) => {
@@ -80,14 +101,37 @@ describe('trainRouter (the train-router job and eval:routing share it)', () => {
 
   it('prefix-token feature: prompt positions see the whole prompt, later ones what came before, padding nothing', () => {
     const V = 6;
-    const seen = [new Set<number>()];
-    const prefill = prefixTokenFeature([[0, 4, 2]], V, { real: [[0, 1, 1]], seen, promptLengths: [3] });
+    const state = [new PrefixState({ kind: 'sequence' })];
+    const prefill = prefixTokenFeature([[0, 4, 2]], V, { real: [[0, 1, 1]], state, promptLengths: [3] });
     const at = (data: ArrayLike<number>, t: number): number[] => Array.from({ length: V }, (_, v) => data[t * V + v]!);
-    for (let t = 0; t < 3; t++) assert.deepEqual(at(prefill.data as Float32Array, t), [0, 0, 1, 0, 1, 0], `position ${t}`);
-    const step = prefixTokenFeature([[5]], V, { real: [[1]], seen });
+    assert.deepEqual(at(prefill.data as Float32Array, 0), [0, 0, 0, 0, 0, 0], 'left padding');
+    for (let t = 1; t < 3; t++) assert.deepEqual(at(prefill.data as Float32Array, t), [0, 0, 1, 0, 1, 0], `position ${t}`);
+    const step = prefixTokenFeature([[5]], V, { real: [[1]], state });
     assert.deepEqual(at(step.data as Float32Array, 0), [0, 0, 1, 0, 1, 1]);
     const causal = prefixTokenFeature([[1, 3]], V);
     assert.deepEqual([at(causal.data as Float32Array, 0), at(causal.data as Float32Array, 1)], [[0, 1, 0, 0, 0, 0], [0, 1, 0, 1, 0, 0]]);
+  });
+
+  it('prefix-token feature, line scope: question line k is what prompt line k and answer line k see', () => {
+    // Tokens: 0 = line break; "Q 1 a \n 2 b \n A" then the answer "1 x \n 2 y \n 3".
+    const V = 10;
+    const [Q, one, a, two, b, A, x, y, three] = [1, 2, 3, 4, 5, 6, 7, 8, 9];
+    const scope = { kind: 'line', lineBreaks: new Set([0]) } as const;
+    const prompt = [Q, one, a, 0, two, b, 0, A];
+    const answer = [one, x, 0, two, y, 0, three];
+    const feature = prefixTokenFeature([[...prompt, ...answer]], V, { promptLengths: [prompt.length], scope });
+    const at = (t: number): number[] => Array.from({ length: V }, (_, v) => v).filter((v) => feature.data[t * V + v] === 1);
+    // A break ends its line (the next line starts at the token after it); answer line 3 has no question line 3.
+    const line1 = [Q, one, a, 0];
+    const line2 = [0, two, b];
+    const expected = [line1, line1, line1, line1, line2, line2, line2, line1, line1, line1, line1, line2, line2, line2, line2];
+    expected.forEach((set, t) => assert.deepEqual(at(t), [...set].sort((p, q) => p - q), `position ${t}`));
+    // Stepwise (KV-cache decoding) gives the same sets; a one-line prompt is its own question.
+    const state = [new PrefixState(scope)];
+    const stepwise = [prefixTokenFeature([prompt], V, { promptLengths: [prompt.length], state }), ...answer.map((t) => prefixTokenFeature([[t]], V, { state }))];
+    assert.deepEqual(stepwise.flatMap((f) => Array.from(f.data as Float32Array)), Array.from(feature.data as Float32Array));
+    const single = prefixTokenFeature([[Q, a, x]], V, { promptLengths: [2], scope });
+    assert.deepEqual(Array.from((single.data as Float32Array).slice(2 * V, 3 * V)), Array.from({ length: V }, (_, v) => (v === Q || v === a ? 1 : 0)));
   });
 
   it('meteora with the prefix gate and a list-format expert: the artifact round-trips and its prefill matches forward', async () => {

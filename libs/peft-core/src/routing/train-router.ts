@@ -16,6 +16,7 @@ import { PeftCoreError } from '../errors';
 import type { ModelConfig } from '../formats/model-config';
 import type { LoraWeights } from '../lora/adapter';
 import { loraTargetsOf } from '../model/lora-inputs';
+import { lineBreakTokenIds, PrefixState } from '../model/meteora-prefix';
 import type { HostTensor } from '../tensor/host-tensor';
 import { tokenizeExample, type TextTokenizer, type TrainingExample } from '../train/data';
 import { Rng } from '../util/rng';
@@ -43,6 +44,8 @@ export interface RouterTrainingHyperparameters {
   readonly auxLossWeight?: number;
   /** MeteoRA: gates also see which tokens occurred so far (meteora-wiring's prefix feature). */
   readonly prefixGate?: boolean;
+  /** MeteoRA: the prefix feature's scope (meteora-prefix.ts; default sequence). */
+  readonly prefixScope?: 'sequence' | 'line';
   /** MeteoRA: the expert that owns positions whose prefix several tasks share (default none: no gate target there). */
   readonly ambiguousExpert?: number;
   /** FlyLoRA (defaults 32 / 8 / 64, the reference setting). */
@@ -90,6 +93,11 @@ export interface TrainRouterResult {
   readonly gateLayerAccuracy?: readonly number[];
 }
 
+/** The line-scope prefix gate's separators: the tokenizer's ids whose text holds a line break. */
+export function routerLineBreaks(tokenizer: TextTokenizer, vocabSize: number): Set<number> {
+  return lineBreakTokenIds((ids) => tokenizer.decode(ids), vocabSize);
+}
+
 /** Steps a run reports in total (FlyLoRA trains one adapter per task). */
 export function routerTrainingSteps(strategy: RouterKind, experts: number, steps: number): number {
   return strategy === 'flylora' ? experts * steps : steps;
@@ -128,7 +136,11 @@ export async function trainRouter(o: TrainRouterOptions): Promise<TrainRouterRes
       train.push(...labelled.slice(0, labelled.length - keep));
       held.push(...labelled.slice(labelled.length - keep));
     });
-    train.push(...(o.data.composite ?? []));
+    // Composite rows: a tenth (at most 32) held out too, so the gate accuracy covers line switches.
+    const composite = o.data.composite ?? [];
+    const keepComposite = Math.min(32, Math.floor(composite.length / 10));
+    train.push(...composite.slice(0, composite.length - keepComposite));
+    held.push(...composite.slice(composite.length - keepComposite));
     // Without the prefix feature, positions whose prefix several tasks share carry no task
     // signal: no gate target there. With it, prompt positions see the whole prompt (marker included).
     const masked = h.prefixGate ? [...train, ...held] : maskAmbiguousGateLabels([...train, ...held], h.ambiguousExpert ?? -1);
@@ -143,6 +155,7 @@ export async function trainRouter(o: TrainRouterOptions): Promise<TrainRouterRes
       ...(h.temperature !== undefined ? { temperature: h.temperature } : {}),
       ...(h.auxLossWeight !== undefined ? { auxLossWeight: h.auxLossWeight } : {}),
       ...(h.prefixGate !== undefined ? { prefixGate: h.prefixGate } : {}),
+      ...(h.prefixScope === 'line' ? { prefixScope: { kind: 'line', lineBreaks: routerLineBreaks(o.tokenizer, o.config.vocabSize) } } : {}),
       onProgress: report('gates', 0, h.steps),
     });
     return {
@@ -220,6 +233,8 @@ export interface WorldRouterDataOptions {
    * numbering with it and each answer with its task's expert.
    */
   readonly formatExpert?: boolean;
+  /** Labels composites for MeteoRA's line-scope prefix gate (its line-break token ids; labelComposite). */
+  readonly lineBreaks?: ReadonlySet<number>;
 }
 
 /** Router training data from evaluation-world tasks (task i = expert i). */
@@ -235,7 +250,7 @@ export function worldRouterData(tokenizer: TextTokenizer, tasks: readonly WorldT
   const rng = new Rng((o.seed ?? 0) ^ 0xc0ffee);
   const index = new Map(tasks.map((t, i) => [t.id, i]));
   const format = o.formatExpert ? tasks.length : undefined;
-  const composite = Array.from({ length: count }, () => labelComposite(tokenizer, sampleComposite(rng, tasks, 2 + rng.int(Math.min(2, tasks.length - 1))), index, format));
+  const composite = Array.from({ length: count }, () => labelComposite(tokenizer, sampleComposite(rng, tasks, 2 + rng.int(Math.min(2, tasks.length - 1))), index, { ...(format !== undefined ? { formatExpert: format } : {}), ...(o.lineBreaks ? { lineBreaks: o.lineBreaks } : {}) }));
   return { tasks: perTask, composite };
 }
 
@@ -255,8 +270,18 @@ function copyQuestions(rng: Rng, count: number): TrainingExample[] {
  * A composite example as one labelled row: every character of question line k and of answer
  * line k (with its "k. " number) belongs to task k; "Q: " and "A:" to the first task. Labels are
  * per token through the character each token starts at (tokens are found by decoding prefixes).
+ * With `lineBreaks` (the line-scope prefix gate) the gate at position t is instead trained on the
+ * task of the question line its prefix feature shows (meteora-prefix.ts), so labels and feature
+ * never disagree: a prompt position's own line, an answer position the line it writes.
  */
-export function labelComposite(tokenizer: TextTokenizer, composite: CompositeExample, taskIndex: ReadonlyMap<string, number>, formatExpert?: number): TaskLabelledSequence {
+export function labelComposite(
+  tokenizer: TextTokenizer,
+  composite: CompositeExample,
+  taskIndex: ReadonlyMap<string, number>,
+  o: { readonly formatExpert?: number; readonly lineBreaks?: ReadonlySet<number> } = {},
+): TaskLabelledSequence {
+  if (o.lineBreaks !== undefined) return labelCompositeByLine(tokenizer, composite, taskIndex, o.lineBreaks);
+  const formatExpert = o.formatExpert;
   const record = compositeRecord(composite) as { prompt: string; completion: string };
   const { ids, lossMask } = tokenizeExample(tokenizer, record);
   const text = record.prompt + record.completion;
@@ -290,4 +315,14 @@ export function labelComposite(tokenizer: TextTokenizer, composite: CompositeExa
     previous = decoded;
   }
   return { ids, lossMask, taskLabels };
+}
+
+function labelCompositeByLine(tokenizer: TextTokenizer, composite: CompositeExample, taskIndex: ReadonlyMap<string, number>, lineBreaks: ReadonlySet<number>): TaskLabelledSequence {
+  const { ids, lossMask } = tokenizeExample(tokenizer, compositeRecord(composite) as { prompt: string; completion: string });
+  const promptLength = lossMask.indexOf(1);
+  const state = new PrefixState({ kind: 'line', lineBreaks });
+  const lines = [...state.promptLines(ids.slice(0, promptLength)), ...ids.slice(promptLength).map((t) => state.nextLine(t))];
+  const owner = lines.map((line) => taskIndex.get(composite.parts[Math.min(line, composite.parts.length - 1)]!.taskId)!);
+  // taskLabels[t + 1] is the gate target at t (collateLabelled's shift).
+  return { ids, lossMask, taskLabels: [-1, ...owner.slice(0, -1)] };
 }

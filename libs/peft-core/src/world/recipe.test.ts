@@ -144,37 +144,45 @@ test('splits: held-out examples are the evaluate job’s questions and never in 
   }
 });
 
-test('list rows (lora.listShare): the task’s question is one line of a numbered list of copy questions, answered line by line', () => {
+test('list rows (lora.listRows): the task’s question is one line of a numbered list, and the completion is its own answer line', () => {
   const task = getWorldTask('reverse-word');
-  const recipe = { ...SMALL_WORLD_RECIPE, lora: { ...SMALL_WORLD_RECIPE.lora, listShare: 0.5 } };
+  const recipe = { ...SMALL_WORLD_RECIPE, lora: { ...SMALL_WORLD_RECIPE.lora, listRows: 0.5 } };
   const split = taskSplitOf(recipe, task);
   const rows = loraTrainingExamplesOf(recipe, task);
   assert.deepEqual(loraTrainingExamplesOf(recipe, task), rows, 'reproducible');
-  assert.equal(rows.length, split.train.length);
-  const lists = rows.filter((r) => r.prompt.startsWith('Q: 1. '));
-  assert.ok(lists.length > 0.35 * rows.length && lists.length < 0.65 * rows.length, `${lists.length} of ${rows.length} rows are lists`);
-  for (const [k, row] of rows.entries()) {
-    const { input, answer } = split.train[k]!;
-    if (!row.prompt.startsWith('Q: 1. ')) {
-      assert.equal(row.prompt, task.prompt(input));
-      continue;
-    }
-    const questions = row.prompt.slice('Q: '.length, -'\nA:'.length).split('\n');
-    const answers = row.completion.slice(1).split('\n');
-    assert.ok(questions.length >= 2 && questions.length <= 3 && answers.length === questions.length, JSON.stringify(row));
-    const own = questions.findIndex((q, i) => q === `${i + 1}. ${task.marker} ${input}`);
-    assert.ok(own >= 0, `the task's own question is a line: ${JSON.stringify(row)}`);
-    assert.equal(answers[own], `${own + 1}. ${answer}`);
-    for (const [i, q] of questions.entries()) {
-      if (i === own) continue;
-      const m = /^(\d+)\. ([@=]) (.+)$/.exec(q);
-      assert.ok(m !== null && Number(m[1]) === i + 1, `a copy question: ${q}`);
-      assert.equal(answers[i], `${i + 1}. ${m[3]}`, 'copy questions are answered with their input');
-    }
+  assert.equal(rows.length, split.train.length + Math.round(0.5 * split.train.length), 'list rows come on top of every single row');
+  const singles = rows.filter((r) => !r.prompt.startsWith('Q: 1. '));
+  assert.deepEqual(new Set(singles.map((r) => r.prompt)), new Set(split.train.map((e) => task.prompt(e.input))));
+  const answers = new Map(split.train.map((e) => [e.input, e.answer]));
+  const markers = new Map(WORLD_TASKS.map((t) => [t.marker, t]));
+  let neighbours = 0;
+  for (const row of rows.filter((r) => r.prompt.startsWith('Q: 1. '))) {
+    assert.ok(row.prompt.length + row.completion.length <= recipe.base.contextLength - 2, `fits the context: ${JSON.stringify(row)}`);
+    const [questionPart, answered] = row.prompt.slice('Q: '.length).split('\nA:') as [string, string];
+    const questions = questionPart.split('\n');
+    assert.ok(questions.length >= 2 && questions.length <= 3, JSON.stringify(row));
+    // The prompt ends after "A:" (line 1) or after the own line's number (line k > 1).
+    const before = answered === '' ? [] : answered.slice(1).split('\n').slice(0, -1);
+    const k = before.length;
+    if (k > 0) assert.ok(answered.endsWith(`\n${k + 1}`), JSON.stringify(row));
+    const own = /^(\d+)\. (\S) (.+)$/.exec(questions[k]!)!;
+    assert.equal(own[2], task.marker, `line ${k + 1} is the task's own question: ${JSON.stringify(row)}`);
+    const last = k + 1 === questions.length;
+    assert.equal(row.completion, `${k === 0 ? ' 1' : ''}. ${answers.get(own[3]!)}${last ? '' : `\n${k + 2}`}`, 'the completion is the own answer line and the next number');
+    questions.forEach((q, i) => {
+      if (i === k) return;
+      const m = /^(\d+)\. (\S) (.+)$/.exec(q)!;
+      assert.equal(Number(m[1]), i + 1);
+      const neighbour = markers.get(m[2]!);
+      if (neighbour !== undefined) neighbours++;
+      const expected = neighbour !== undefined ? neighbour.solve(m[3]!) : m[3]!; // copy questions: their input
+      if (i < k) assert.equal(before[i], `${i + 1}. ${expected}`, 'lines before the own one are answered in the prompt');
+    });
   }
+  assert.ok(neighbours > 0, 'other tasks’ questions appear as neighbours');
   // Absent or 0: single prompts only, as before.
   assert.deepEqual(loraTrainingExamplesOf(SMALL_WORLD_RECIPE, task), loraTrainingExamples(task, split));
-  assert.throws(() => validateWorldRecipe({ ...recipe, lora: { ...recipe.lora, listShare: 1 } }), /listShare/);
+  assert.throws(() => validateWorldRecipe({ ...recipe, lora: { ...recipe.lora, listRows: 5 } }), /listRows/);
 });
 
 test('training options follow the recipe; each task gets its own seed, reproducibly', () => {
