@@ -142,8 +142,9 @@ export interface WorldLoraRecipe {
    * the adapter learns to answer its line inside a list and nothing of the other tasks. Why:
    * adapters trained on single prompts break the list form (eval:routing's per-line oracle: 0.7 %
    * of composite parts on round 7's world; 88.0 % with listRows 1). Not in FULL_WORLD_RECIPE yet:
-   * rows pad to the longest, so a build takes ≈ 2.7× as long, and MeteoRA does not meet the
-   * composite goal with it yet (tools/eval-routing/README.md).
+   * rows pad to the longest, so a build takes ≈ 2.7× as long, and the world's other goals must be
+   * checked with it. With it the four routing experts let MeteoRA (line scope, top-2) reach 2.49×
+   * the best single adapter on composites (tools/eval-routing/README.md).
    */
   readonly listRows?: number;
 }
