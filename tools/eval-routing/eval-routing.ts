@@ -77,7 +77,7 @@ function parseArgs(argv: readonly string[]): Options {
     topK: 1,
     prefixGate: true,
     // Line scope and composite gate rows: with list-trained experts (lora.listRows) MeteoRA scores
-    // 37.3 % of composite parts with them against 4.0 % with the sequence scope and none (README.md).
+    // 37.3 % of composite parts with them against 7.3 % with the sequence scope and none (README.md).
     prefixScope: 'line',
     // Off by default: measured on 4 tasks × 20 examples (2026-11-24, load 12–17), the list-format
     // expert scored 0 % of composite parts and cost single-task accuracy (93.8 % vs 95.0 %); README.md.
@@ -284,23 +284,29 @@ async function score(gen: Generator, tokenizer: Tokenizer, tasks: readonly World
     single.set(task.id, correct / examples.length);
   }
   // Composites: up to as many lines as parts (a further newline ends the answer).
-  let parts = 0;
-  let partsCorrect = 0;
-  let all = 0;
   const outputs = await gen(composites.map((c) => encodePrompt(tokenizer, c.prompt)), 64, (g) => tokenizer.decode(g, { skipSpecialTokens: true }).split('\n').length > 3);
   if (process.env.EVAL_ROUTING_SAMPLES) console.log(outputs.slice(0, Number(process.env.EVAL_ROUTING_SAMPLES) || 3).map((out, k) => `    ${JSON.stringify(composites[k]!.prompt)} → ${JSON.stringify(tokenizer.decode(out, { skipSpecialTokens: true }))} (want ${JSON.stringify(composites[k]!.answer)})`).join('\n'));
+  const t = tallyComposites(outputs.map((out) => tokenizer.decode(out, { skipSpecialTokens: true })), composites);
+  return { single, compositeParts: t.parts, compositeAll: t.all, partsByLine: t.byLine };
+}
+
+/** Scores answers to composites: the share of sub-answers right, of composites all right, and per line position. */
+function tallyComposites(answers: readonly string[], composites: readonly CompositeExample[]): { parts: number; all: number; byLine: number[] } {
+  let parts = 0;
+  let correct = 0;
+  let all = 0;
   const byLine = Array.from({ length: MAX_COMPOSITE_PARTS }, () => ({ correct: 0, total: 0 }));
-  outputs.forEach((out, k) => {
-    const s = scoreComposite(tokenizer.decode(out, { skipSpecialTokens: true }), composites[k]!);
+  composites.forEach((c, i) => {
+    const s = scoreComposite(answers[i]!, c);
     parts += s.perPart.length;
-    partsCorrect += s.correct;
+    correct += s.correct;
     if (s.allCorrect) all++;
     s.perPart.forEach((ok, line) => {
       byLine[line]!.total++;
       if (ok) byLine[line]!.correct++;
     });
   });
-  return { single, compositeParts: partsCorrect / parts, compositeAll: all / composites.length, partsByLine: byLine.map((l) => (l.total > 0 ? l.correct / l.total : 0)) };
+  return { parts: correct / parts, all: all / composites.length, byLine: byLine.map((l) => (l.total > 0 ? l.correct / l.total : 0)) };
 }
 
 /**
@@ -330,16 +336,8 @@ async function segmentOracleScores(base: LlamaModel, tokenizer: Tokenizer, compo
       });
     }
   }
-  let parts = 0;
-  let correct = 0;
-  let all = 0;
-  composites.forEach((c, i) => {
-    const s = scoreComposite(answers[i]!, c);
-    parts += s.perPart.length;
-    correct += s.correct;
-    if (s.allCorrect) all++;
-  });
-  return { parts: correct / parts, all: all / composites.length };
+  const t = tallyComposites(answers, composites);
+  return { parts: t.parts, all: t.all };
 }
 
 function eos(tokenizer: Tokenizer): number[] {

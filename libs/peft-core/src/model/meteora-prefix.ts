@@ -124,10 +124,9 @@ export function prefixTokenFeature(
     for (let t = 0; t < seq; t++) {
       if (t >= prompt && isReal(t)) sets[t] = state.next(row[t]!);
       current = sets[t] ?? current;
-      const set = sets[t] ?? current;
-      if (set === undefined) continue;
+      if (current === undefined) continue;
       const at = (b * seq + t) * vocabSize;
-      for (const v of set) data[at + v] = 1;
+      for (const v of current) data[at + v] = 1;
     }
   });
   return tensorData('float32', [rows, seq, vocabSize], data);

@@ -109,7 +109,8 @@ export async function trainCompanionDiscriminator(input: CompanionDiscriminatorI
     throw new PeftCoreError('INVALID_ARGUMENT', `companion discriminator: the model wrote no synthetic prompt distinct from the real ones in ${synthetic.generations} generations`);
   }
 
-  const recombined = recombinedPrompts(distinct, o.recombinedPrompts ?? 0, rng).filter((p) => !realSet.has(p));
+  // recombinedPrompts never returns one of the real prompts it was given.
+  const recombined = recombinedPrompts(distinct, o.recombinedPrompts ?? 0, rng);
   const syntheticPrompts = [...modelPrompts, ...recombined];
   const steps = o.discriminator?.steps ?? 60;
   input.onProgress?.('train', 0, steps);
