@@ -53,14 +53,11 @@ function usage(message: string): PeftCoreError {
   return new PeftCoreError('INVALID_ARGUMENT', `${message}\nusage: [--variant full|small] [--out DIR] [--rebuild] [--tasks a,b] [--set lora.steps=150] [--reuse-base WORLD_DIR]`);
 }
 
-/** Optional recipe fields that `--set` may add (absent from the recipes themselves). */
-const OPTIONAL_FIELDS = new Set(['lora.listRows']);
-
-/** A copy of the recipe with one numeric (or JSON) field replaced; the path must already exist or be an optional field. */
+/** A copy of the recipe with one numeric (or JSON) field replaced; the path must already exist. */
 function withValue(recipe: WorldRecipe, key: string, raw: string): WorldRecipe {
   const [section, field, ...rest] = key.split('.');
   const sectionValue: unknown = section !== undefined ? (recipe as unknown as Record<string, unknown>)[section] : undefined;
-  if (field === undefined || rest.length > 0 || typeof sectionValue !== 'object' || sectionValue === null || !(field in sectionValue || OPTIONAL_FIELDS.has(key))) {
+  if (field === undefined || rest.length > 0 || typeof sectionValue !== 'object' || sectionValue === null || !(field in sectionValue)) {
     throw usage(`--set: '${key}' is not a recipe field (section.field)`);
   }
   const value: unknown = JSON.parse(raw);

@@ -21,8 +21,8 @@ test('CLI: variant, output dir, task subset and field overrides', () => {
   assert.equal(cli.recipe.base, SMALL_WORLD_RECIPE.base);
   assert.equal(SMALL_WORLD_RECIPE.lora.steps, 80, 'overrides copy, never mutate the shared recipe');
   assert.throws(() => parseWorldCli(['--set', 'lora.nope=1']), /'lora\.nope' is not a recipe field/);
-  // An optional field the recipes leave out may still be set.
-  assert.equal(parseWorldCli(['--set', 'lora.listRows=0.3']).recipe.lora.listRows, 0.3);
+  // A per-task map is set as JSON.
+  assert.deepEqual(parseWorldCli(['--set', 'lora.listRowsByTask={"reverse-word":0.3}']).recipe.lora.listRowsByTask, { 'reverse-word': 0.3 });
   assert.throws(() => parseWorldCli(['--variant', 'huge']), /--variant must be full or small/);
   assert.throws(() => parseWorldCli(['--frobnicate']), /unknown option '--frobnicate'/);
 });

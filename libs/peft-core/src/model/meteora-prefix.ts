@@ -12,7 +12,7 @@
  *   whose number is the answer line's (answer line 1 starts at the prompt's last line, "A:"). A
  *   line break belongs to the line it ends, in the prompt and in the answer: the expert reading a
  *   question finds its input's end computed by itself, as in training, and the expert that ends an
- *   answer line also writes the next line's number (the list rows of WorldLoraRecipe.listRows).
+ *   answer line also writes the next line's number (the list rows of WorldLoraRecipe.listRowsByTask).
  *   Why: in a composite prompt the sequence set holds every line's task marker, so no gate could
  *   tell which question an answer line answers (MeteoRA scored 2.7 % of composite parts with it);
  *   the base's hidden state does not tell either. A prompt of one line is its own question.

@@ -5,6 +5,7 @@ import { expectedWeightShapes } from '../formats/hf-config';
 import { tokenizeExample } from '../train/data';
 import {
   FULL_WORLD_RECIPE,
+  ROUTING_EXPERT_TASKS,
   SMALL_WORLD_RECIPE,
   checkRecipeFitsContext,
   initialBaseWeights,
@@ -144,9 +145,9 @@ test('splits: held-out examples are the evaluate job’s questions and never in 
   }
 });
 
-test('list rows (lora.listRows): the task’s question is one line of a numbered list, and the completion is its own answer line', () => {
+test('list rows (lora.listRowsByTask): the task’s question is one line of a numbered list, and the completion is its own answer line', () => {
   const task = getWorldTask('reverse-word');
-  const recipe = { ...SMALL_WORLD_RECIPE, lora: { ...SMALL_WORLD_RECIPE.lora, listRows: 0.5 } };
+  const recipe = { ...SMALL_WORLD_RECIPE, lora: { ...SMALL_WORLD_RECIPE.lora, listRowsByTask: { 'reverse-word': 0.5 } } };
   const split = taskSplitOf(recipe, task);
   const rows = loraTrainingExamplesOf(recipe, task);
   assert.deepEqual(loraTrainingExamplesOf(recipe, task), rows, 'reproducible');
@@ -180,9 +181,14 @@ test('list rows (lora.listRows): the task’s question is one line of a numbered
     });
   }
   assert.ok(neighbours > 0, 'other tasks’ questions appear as neighbours');
-  // Absent or 0: single prompts only, as before.
+  // Absent or 0: single prompts only, as before; other tasks keep theirs.
   assert.deepEqual(loraTrainingExamplesOf(SMALL_WORLD_RECIPE, task), loraTrainingExamples(task, split));
-  assert.throws(() => validateWorldRecipe({ ...recipe, lora: { ...recipe.lora, listRows: 5 } }), /listRows/);
+  const parity = getWorldTask('parity');
+  assert.deepEqual(loraTrainingExamplesOf(recipe, parity), loraTrainingExamples(parity, taskSplitOf(recipe, parity)));
+  assert.throws(() => validateWorldRecipe({ ...recipe, lora: { ...recipe.lora, listRowsByTask: { 'reverse-word': 5 } } }), /listRowsByTask\.reverse-word must be within \[0, 4\]/);
+  assert.throws(() => validateWorldRecipe({ ...recipe, lora: { ...recipe.lora, listRowsByTask: { 'no-such-task': 1 } } }), /listRowsByTask names unknown task 'no-such-task'/);
+  // The full recipe trains exactly the routing experts on list rows.
+  assert.deepEqual(Object.keys(FULL_WORLD_RECIPE.lora.listRowsByTask).sort(), [...ROUTING_EXPERT_TASKS].sort());
 });
 
 test('training options follow the recipe; each task gets its own seed, reproducibly', () => {

@@ -134,19 +134,20 @@ export interface WorldLoraRecipe {
   /** When a run is good enough, and how many runs a task gets (see WorldValidationRecipe). */
   readonly validation: WorldValidationRecipe;
   /**
-   * List rows per single row (absent: 0, single prompts only): round(listRows × n) extra rows in
-   * the composite form, each a 2–3 line numbered list in which one line is the task's question and
-   * the others are questions of the catalog's other tasks or the corpus's copy questions. The lines
-   * before the task's, and its own number, are in the prompt; the completion is the rest of the
-   * task's line (". answer", then the line break and the next line's number when lines follow), so
-   * the adapter learns to answer its line inside a list and nothing of the other tasks. Why:
-   * adapters trained on single prompts break the list form (eval:routing's per-line oracle: 0.7 %
-   * of composite parts on round 7's world; 88.0 % with listRows 1). Not in FULL_WORLD_RECIPE yet:
-   * rows pad to the longest, so a build takes ≈ 2.7× as long, and the world's other goals must be
-   * checked with it. With it the four routing experts let MeteoRA (line scope, top-2) reach 2.49×
-   * the best single adapter on composites (tools/eval-routing/README.md).
+   * List rows per single row, per task (absent: 0, single prompts only): round(rows × n) extra rows
+   * in the composite form, each a 2–3 line numbered list in which one line is the task's question
+   * and the others are questions of the catalog's other tasks or the corpus's copy questions. The
+   * lines before the task's, and its own number, are in the prompt; the completion is the rest of
+   * the task's line (". answer", then the line break and the next line's number when lines
+   * follow), so the adapter learns to answer its line inside a list and nothing of the other tasks.
+   * Why: adapters trained on single prompts break the list form (eval:routing's per-line oracle:
+   * 0.7 % of composite parts on round 7's world; 88.0 % with list rows). Why only the routing
+   * experts (ROUTING_EXPERT_TASKS): they are the tasks composites chain, and they keep 100 %
+   * validation with list rows at their steps, while the harder tasks lost single accuracy at the
+   * same steps (reverse-word 84 %, sort-letters 90 %) and every row pads to the longest (a list),
+   * so a run takes ≈ 2.7× as long (tools/world/README.md).
    */
-  readonly listRows?: number;
+  readonly listRowsByTask: Readonly<Record<string, number>>;
 }
 
 /**
@@ -199,6 +200,15 @@ export interface WorldRecipe {
   readonly lora: WorldLoraRecipe;
   readonly evaluation: WorldEvaluationRecipe;
 }
+
+/**
+ * The tasks whose adapters eval:routing routes between, and so the ones trained on list rows.
+ * X-Cross runs one model copy per expert and MeteoRA's dense expert GEMM grows with N, so all 15
+ * experts would not fit eval:routing's ≲ 20 min budget on 2 cores: 4 tasks, two letter tasks and
+ * two number tasks (so composites mix kinds), all among the world's adapters that reach the 90 %
+ * goal (a router cannot beat its experts; routing is what is measured).
+ */
+export const ROUTING_EXPERT_TASKS: readonly string[] = ['uppercase-word', 'caesar-shift', 'digits-to-words', 'parity'];
 
 const BASE: WorldBaseRecipe = {
   numLayers: 4,
@@ -270,6 +280,9 @@ export const FULL_WORLD_RECIPE: WorldRecipe = {
     lr: 5e-3,
     // remove-vowels: 2.5e-3 (round 6 probe on its base: 100 % at 3500 steps, against 88 % at 5e-3).
     lrByTask: { 'add-numbers': 2e-3, 'subtract-numbers': 2e-3, 'multiply-digit': 2e-3, 'remove-vowels': 2.5e-3 },
+    // One list row per single row for the routing experts: the per-line oracle reached 88.0 % of
+    // composite parts with them (0.7 % without), and all four validated at 100 % (eval-routing README).
+    listRowsByTask: Object.fromEntries(ROUTING_EXPERT_TASKS.map((id) => [id, 1])),
     warmupSteps: 20,
     minLr: 1e-4,
     seed: 2,
@@ -293,7 +306,7 @@ export const SMALL_WORLD_RECIPE: WorldRecipe = {
   tasks: ['uppercase-word', 'reverse-word', 'word-length', 'parity'],
   tokenizer: { ...FULL_WORLD_RECIPE.tokenizer, corpusDocuments: 1000 },
   pretrain: { ...FULL_WORLD_RECIPE.pretrain, corpusDocuments: 4000, steps: 150 },
-  lora: { ...FULL_WORLD_RECIPE.lora, steps: 80, stepsByTask: {}, lrByTask: {}, trainExamples: 800, validation: { ...FULL_WORLD_RECIPE.lora.validation, examples: 50, maxAttempts: 1 } },
+  lora: { ...FULL_WORLD_RECIPE.lora, steps: 80, stepsByTask: {}, lrByTask: {}, listRowsByTask: {}, trainExamples: 800, validation: { ...FULL_WORLD_RECIPE.lora.validation, examples: 50, maxAttempts: 1 } },
   evaluation: { ...FULL_WORLD_RECIPE.evaluation, examples: 50 },
 };
 
@@ -341,7 +354,10 @@ export function validateWorldRecipe(recipe: WorldRecipe): void {
   for (const name of ['examples', 'maxAttempts'] as const) positive(`lora.validation.${name}`, lora.validation[name]);
   if (!(lora.validation.retryLrFactor > 0 && lora.validation.retryLrFactor <= 1)) problems.push(`lora.validation.retryLrFactor must be within (0, 1], got ${lora.validation.retryLrFactor}`);
   if (!(lora.validation.retryStepsFactor >= 1 && lora.validation.retryStepsFactor <= 4)) problems.push(`lora.validation.retryStepsFactor must be within [1, 4], got ${lora.validation.retryStepsFactor}`);
-  if (lora.listRows !== undefined && !(lora.listRows >= 0 && lora.listRows <= 4)) problems.push(`lora.listRows must be within [0, 4], got ${lora.listRows}`);
+  for (const [id, rows] of Object.entries(lora.listRowsByTask)) {
+    if (WORLD_TASKS.every((t) => t.id !== id)) problems.push(`lora.listRowsByTask names unknown task '${id}'`);
+    if (!(rows >= 0 && rows <= 4)) problems.push(`lora.listRowsByTask.${id} must be within [0, 4], got ${rows}`);
+  }
   if (!(lora.validation.minAccuracy >= 0 && lora.validation.minAccuracy <= 1)) problems.push(`lora.validation.minAccuracy must be within [0, 1], got ${lora.validation.minAccuracy}`);
   for (const [name, v] of [['pretrain.lr', pretrain.lr], ['lora.lr', lora.lr], ['lora.alpha', lora.alpha]] as const) {
     if (!(v > 0)) problems.push(`${name} must be positive, got ${v}`);
@@ -514,7 +530,7 @@ export interface ListRowSource {
 
 /**
  * A task's LoRA training rows: its train split as single prompts, then `lists.rows` list rows per
- * single row (WorldLoraRecipe.listRows), drawn from `lists.seed`.
+ * single row (WorldLoraRecipe.listRowsByTask), drawn from `lists.seed`.
  */
 export function loraTrainingExamples(task: WorldTask, split: TaskSplit, lists?: ListRowSource): PromptCompletionTrainingExample[] {
   const singles = split.train.map((example) => taskTrainingExample(task, example));
@@ -525,9 +541,9 @@ export function loraTrainingExamples(task: WorldTask, split: TaskSplit, lists?: 
   return rng.shuffle([...singles, ...listed]);
 }
 
-/** The recipe's training rows for a task (its split, and list rows per `lora.listRows`). */
+/** The recipe's training rows for a task (its split, and list rows per `lora.listRowsByTask`). */
 export function loraTrainingExamplesOf(recipe: WorldRecipe, task: WorldTask): PromptCompletionTrainingExample[] {
-  const rows = recipe.lora.listRows ?? 0;
+  const rows = recipe.lora.listRowsByTask[task.id] ?? 0;
   const split = taskSplitOf(recipe, task);
   if (rows === 0) return loraTrainingExamples(task, split);
   const neighbours = WORLD_TASKS.filter((t) => t.id !== task.id).map((t) => ({ task: t, examples: taskSplitOf(recipe, t).train }));
