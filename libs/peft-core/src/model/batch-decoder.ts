@@ -30,7 +30,7 @@ export interface BatchToken {
 
 /** What the decoder needs from its model: compiled decode graphs and the frozen weight feeds. */
 export interface DecodeSessions {
-  /** The decode graph without LoRA (targets undefined) or with the gather pool wiring over `targets`. */
+  /** The decode graph without LoRA (targets undefined) or with the per-row ('rows') LoRA wiring over `targets`. */
   decodeSession(targets: LoraTargets | undefined): Promise<CompiledGraph>;
   baseFeeds(): Record<string, TensorData>;
 }
@@ -123,7 +123,7 @@ export class BatchDecoder {
         const session = await this.sessions.decodeSession(anyLora ? this.pool.targets : undefined);
         const out = await session.run({
           ...this.sessions.baseFeeds(),
-          ...(anyLora ? { ...this.pool.feeds(), ...this.pool.rowFeeds(slots) } : {}),
+          ...(anyLora ? this.pool.batchFeeds(slots) : {}),
           ...this.emptyPastFeeds(requests.length),
           ...stepFeeds({ tokens: padded.tokens, positions: padded.positions, pastLength: 0, keyPadding: padded.keyPadding, withKeySlots: true }),
         });
@@ -173,7 +173,7 @@ export class BatchDecoder {
       const session = await this.sessions.decodeSession(this.pool.targets);
       const out = await session.run({
         ...this.sessions.baseFeeds(),
-        ...(anyLora ? { ...this.pool.feeds(), ...this.pool.rowFeeds(this.rowList.map((r) => this.slotOf(r))) } : {}),
+        ...(anyLora ? this.pool.batchFeeds(this.rowList.map((r) => this.slotOf(r))) : {}),
         ...cache.feeds(),
         ...stepFeeds({
           tokens: this.rowList.map((r) => [r.lastToken]),

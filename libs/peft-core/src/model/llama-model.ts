@@ -123,9 +123,9 @@ export class LlamaModel {
     );
   }
 
-  /** The decode graph (last logits + new KV) without LoRA, or with the gather pool wiring over `targets`. */
+  /** The decode graph (last logits + new KV) without LoRA, or with the per-row ('rows') LoRA wiring over `targets`. */
   decodeSession(targets: LoraTargets | undefined): Promise<CompiledGraph> {
-    const plan: LoraPlan = targets === undefined ? { kind: 'none' } : { kind: 'pool', targets, adapters: [], rowSlots: [], strategy: 'gather' };
+    const plan: LoraPlan = targets === undefined ? { kind: 'none' } : { kind: 'pool', targets, adapters: [], rowSlots: [], strategy: 'rows' };
     return this.session('decode', plan);
   }
 

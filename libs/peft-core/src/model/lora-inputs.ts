@@ -6,7 +6,7 @@ import type { TensorData } from '../graph/types';
 import type { Value } from '../graph/value';
 import type { LoraModule, LoraWeights } from '../lora/adapter';
 import { decoderLinearSites } from './decoder';
-import { DensePoolLoraWiring, PoolLoraWiring, type PoolLoraSlot, SingleLoraWiring, type SingleLoraSlot, type LinearSite } from './lora-wiring';
+import { DensePoolLoraWiring, PoolLoraWiring, RowLoraWiring, type PoolLoraSlot, type RowLoraSlot, SingleLoraWiring, type SingleLoraSlot, type LinearSite } from './lora-wiring';
 
 /**
  * Graph inputs for LoRA adapters and the host tensors that feed them. Ranks are symbolic (one
@@ -99,16 +99,18 @@ export function singleLoraFeeds(config: ModelConfig, targets: LoraTargets, adapt
 }
 
 export interface PoolLoraInputs {
-  readonly wiring: PoolLoraWiring | DensePoolLoraWiring;
+  readonly wiring: PoolLoraWiring | DensePoolLoraWiring | RowLoraWiring;
   readonly targets: LoraTargets;
 }
 
 /**
  * 'gather' (S-LoRA/Punica): each row gathers its adapter, cost ∝ batch × adapter size — best when
  * most rows use different adapters. 'dense': every row multiplies by the whole pool and a one-hot
- * keeps its slot, cost ∝ pool × rank — best when many rows share few adapters.
+ * keeps its slot, cost ∝ pool × rank — best when many rows share few adapters. 'rows': the rows'
+ * adapters are fed already gathered (the caller lays them out once per batch composition), for
+ * decoding, where the same rows run many steps.
  */
-export type PoolStrategy = 'gather' | 'dense';
+export type PoolStrategy = 'gather' | 'dense' | 'rows';
 
 export const poolLoraNames = {
   adapterIndex: 'lora_pool.adapter_index',
@@ -118,12 +120,33 @@ export const poolLoraNames = {
   scaling: (path: string): string => `lora_pool.${path}.scaling`,
 } as const;
 
+/** Inputs of the 'rows' strategy: each row's adapter, [batch, …]. */
+export const rowLoraNames = {
+  A: (path: string): string => `lora_rows.${path}.A`,
+  B: (path: string): string => `lora_rows.${path}.B`,
+  scaling: (path: string): string => `lora_rows.${path}.scaling`,
+} as const;
+
 /**
  * Declares the stacked pools A [pool, R, in], B [pool, out, R], scaling [pool], and the row
- * selector: adapter_index [batch] int64 ('gather') or row_onehot [batch, pool] float32 ('dense').
+ * selector: adapter_index [batch] int64 ('gather') or row_onehot [batch, pool] float32 ('dense');
+ * or, for 'rows', the rows' own A [batch, R, in], B [batch, out, R] and scaling [batch].
  */
 export function declarePoolLora(g: Graph, config: ModelConfig, targets: LoraTargets, strategy: PoolStrategy = 'gather'): PoolLoraInputs {
   const sites = siteMap(config, targets);
+  if (strategy === 'rows') {
+    const rows = new Map<string, RowLoraSlot>();
+    targets.paths.forEach((path, i) => {
+      const site = sites.get(path)!;
+      const R = `pool_r${i}`;
+      rows.set(path, {
+        A: g.input(rowLoraNames.A(path), 'float32', ['batch', R, site.inFeatures]),
+        B: g.input(rowLoraNames.B(path), 'float32', ['batch', site.outFeatures, R]),
+        scaling: g.input(rowLoraNames.scaling(path), 'float32', ['batch']),
+      });
+    });
+    return { wiring: new RowLoraWiring(rows), targets };
+  }
   const modules = new Map<string, PoolLoraSlot>();
   targets.paths.forEach((path, i) => {
     const site = sites.get(path)!;
@@ -176,7 +199,7 @@ export function poolLoraFeeds(config: ModelConfig, targets: LoraTargets, adapter
 }
 
 /** The row selector feed: one pool slot per row, as an index ('gather') or a one-hot row ('dense'). */
-export function rowSelectorFeed(slots: readonly number[], poolSize: number, strategy: PoolStrategy = 'gather'): Record<string, TensorData> {
+export function rowSelectorFeed(slots: readonly number[], poolSize: number, strategy: Exclude<PoolStrategy, 'rows'> = 'gather'): Record<string, TensorData> {
   if (slots.some((s) => !Number.isInteger(s) || s < 0 || s >= poolSize)) {
     throw new PeftCoreError('INVALID_ARGUMENT', `pool LoRA: row slots [${slots.join(', ')}] must lie in [0, ${poolSize})`);
   }

@@ -62,6 +62,7 @@ export function planFeeds(config: ModelConfig, plan: LoraPlan): Record<string, T
 /** The per-row adapter slots for the rows still in the batch (pool wiring only). */
 export function rowSlotFeeds(plan: LoraPlan, rows: readonly number[]): Record<string, TensorData> {
   if (plan.kind !== 'pool') return {};
+  if (plan.strategy === 'rows') throw new PeftCoreError('INVALID_ARGUMENT', "a 'rows' plan's adapters are fed per row by its caller (LoraPool.batchFeeds)");
   return rowSelectorFeed(rows.map((r) => plan.rowSlots[r]!), plan.adapters.length + 1, plan.strategy);
 }
 

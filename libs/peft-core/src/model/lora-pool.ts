@@ -4,7 +4,7 @@ import { tensorData } from '../graph/tensor-data';
 import type { TensorData } from '../graph/types';
 import type { LoraWeights } from '../lora/adapter';
 import { decoderLinearSites } from './decoder';
-import { type LoraTargets, loraTargetsOf, poolLoraNames, rowSelectorFeed } from './lora-inputs';
+import { type LoraTargets, loraTargetsOf, rowLoraNames } from './lora-inputs';
 import type { LinearSite } from './lora-wiring';
 
 interface PathPool {
@@ -22,10 +22,11 @@ interface Resident {
 }
 
 /**
- * The stacked adapter pool of a running batch (the `pool` LoRA wiring's inputs), kept across
- * decode steps. Adapters are refcounted by the rows that use them; an adapter is written into a
- * free slot once when its first row joins, and its slot is freed when its last row leaves, so a
- * step never re-stacks the pool. Slot 0 is the all-zero "no adapter" slot.
+ * The stacked adapter pool of a running batch, kept across decode steps, and the per-row feeds of
+ * the 'rows' LoRA wiring laid out from it. Adapters are refcounted by the rows that use them; an
+ * adapter is written into a free slot once when its first row joins, and its slot is freed when its
+ * last row leaves, so a step never re-stacks the pool. Slot 0 is the all-zero "no adapter" slot.
+ * The per-row feeds are laid out again only when the rows' slots or the pool change, not per step.
  *
  * The pool's target modules and per-module padded ranks only grow while adapters are resident
  * (a wider adapter re-stacks the pool once); when the pool empties they reset, so the compiled
@@ -37,7 +38,10 @@ export class LoraPool {
   private pools = new Map<string, PathPool>();
   private capacity = 0;
   private freeSlots: number[] = [];
-  private cachedFeeds: Record<string, TensorData> | undefined;
+  /** Bumped whenever a slot's contents or the pool's layout change: row feeds laid out before are stale. */
+  private version = 0;
+  /** Row feeds by version and slots: a step's rows, and a prefill's joiners, alternate. */
+  private rowFeedCache = new Map<string, Record<string, TensorData>>();
 
   constructor(
     private readonly config: ModelConfig,
@@ -105,29 +109,43 @@ export class LoraPool {
       this.pools = new Map();
       this.capacity = 0;
       this.freeSlots = [];
-      this.cachedFeeds = undefined;
+      this.changed();
       return;
     }
     this.freeSlots.push(resident.slot);
   }
 
-  /** The pool tensors (views of the pool's buffers; valid until the next acquire/release). */
-  feeds(): Record<string, TensorData> {
-    if (this.cachedFeeds === undefined) {
-      const feeds: Record<string, TensorData> = {};
-      for (const [path, p] of this.pools) {
-        feeds[poolLoraNames.A(path)] = tensorData('float32', [this.capacity, p.rank, p.site.inFeatures], p.A);
-        feeds[poolLoraNames.B(path)] = tensorData('float32', [this.capacity, p.site.outFeatures, p.rank], p.B);
-        feeds[poolLoraNames.scaling(path)] = tensorData('float32', [this.capacity], p.scaling);
-      }
-      this.cachedFeeds = feeds;
+  /**
+   * The 'rows' wiring's feeds for rows using these slots (slot 0: no adapter): each row's A
+   * [R, in], B [out, R] and scaling, copied from its slot. Cached until the pool changes.
+   */
+  batchFeeds(rowSlots: readonly number[]): Record<string, TensorData> {
+    if (rowSlots.some((s) => !Number.isInteger(s) || s < 0 || s >= this.capacity)) {
+      throw new PeftCoreError('INVALID_ARGUMENT', `LoraPool: row slots [${rowSlots.join(', ')}] must lie in [0, ${this.capacity})`);
     }
-    return this.cachedFeeds;
-  }
-
-  /** The gather wiring's per-row adapter index (slot 0 for rows without an adapter). */
-  rowFeeds(rowSlots: readonly number[]): Record<string, TensorData> {
-    return rowSelectorFeed(rowSlots, this.capacity, 'gather');
+    const key = `${this.version}:${rowSlots.join(',')}`;
+    const cached = this.rowFeedCache.get(key);
+    if (cached !== undefined) return cached;
+    const batch = rowSlots.length;
+    const feeds: Record<string, TensorData> = {};
+    for (const [path, p] of this.pools) {
+      const aSize = p.rank * p.site.inFeatures;
+      const bSize = p.site.outFeatures * p.rank;
+      const A = new Float32Array(batch * aSize);
+      const B = new Float32Array(batch * bSize);
+      const scaling = new Float32Array(batch);
+      rowSlots.forEach((slot, row) => {
+        A.set(p.A.subarray(slot * aSize, (slot + 1) * aSize), row * aSize);
+        B.set(p.B.subarray(slot * bSize, (slot + 1) * bSize), row * bSize);
+        scaling[row] = p.scaling[slot]!;
+      });
+      feeds[rowLoraNames.A(path)] = tensorData('float32', [batch, p.rank, p.site.inFeatures], A);
+      feeds[rowLoraNames.B(path)] = tensorData('float32', [batch, p.site.outFeatures, p.rank], B);
+      feeds[rowLoraNames.scaling(path)] = tensorData('float32', [batch], scaling);
+    }
+    if (this.rowFeedCache.size >= 2) this.rowFeedCache.delete(this.rowFeedCache.keys().next().value!);
+    this.rowFeedCache.set(key, feeds);
+    return feeds;
   }
 
   private restack(adapters: readonly LoraWeights[], capacity: number): void {
@@ -161,7 +179,12 @@ export class LoraPool {
     });
     this.freeSlots = [];
     for (let s = capacity - 1; s > adapters.length; s--) this.freeSlots.push(s);
-    this.cachedFeeds = undefined;
+    this.changed();
+  }
+
+  private changed(): void {
+    this.version += 1;
+    this.rowFeedCache.clear();
   }
 
   /** Writes `adapter` into `slot` of every module pool; modules it does not adapt get zeros. */
@@ -181,5 +204,6 @@ export class LoraPool {
       for (let o = 0; o < outF; o++) p.B.set(m.B.data.subarray(o * r, (o + 1) * r), bBase + o * R);
       p.scaling[slot] = m.scaling;
     }
+    this.changed();
   }
 }

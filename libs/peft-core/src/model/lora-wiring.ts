@@ -93,12 +93,49 @@ export class PoolLoraWiring implements LoraWiring {
     const slot = this.modules.get(site.path);
     if (slot === undefined) return y;
     checkFeatureDims(site, slot.A.shape[2], slot.B.shape[1]);
-    const rowA = g.gather(slot.A, this.adapterIndex); // [batch, R, in]
-    const rowB = g.gather(slot.B, this.adapterIndex); // [batch, out, R]
-    const rowScale = g.unsqueeze(g.gather(slot.scaling, this.adapterIndex), [1, 2]); // [batch, 1, 1]
-    const xa = g.mul(g.matmul(x, rowA, { transB: true }), rowScale); // [batch, seq, R]
-    return g.add(y, g.matmul(xa, rowB, { transB: true }));
+    // [batch, R, in], [batch, out, R], [batch]
+    return addRowLora(g, x, y, g.gather(slot.A, this.adapterIndex), g.gather(slot.B, this.adapterIndex), g.gather(slot.scaling, this.adapterIndex));
   }
+}
+
+/** Each row's adapter for one module: A [batch, R, in], B [batch, out, R], scaling [batch]. */
+export interface RowLoraSlot {
+  readonly A: Value;
+  readonly B: Value;
+  readonly scaling: Value;
+}
+
+/**
+ * A different adapter per batch row, fed already laid out per row. The same sum, in the same
+ * order, as PoolLoraWiring without its per-step gathers: the caller lays the rows out once per
+ * batch composition (LoraPool.batchFeeds), and a decoding batch keeps its rows for many steps,
+ * where an in-graph gather copies every row's adapter on every step.
+ */
+export class RowLoraWiring implements LoraWiring {
+  readonly kind = 'rows';
+  constructor(readonly modules: ReadonlyMap<string, RowLoraSlot>) {
+    for (const [path, slot] of modules) {
+      if (slot.A.rank !== 3 || slot.B.rank !== 3 || slot.scaling.rank !== 1) {
+        throw new PeftCoreError(
+          'SHAPE_MISMATCH',
+          `${path}: row LoRA expects A [batch, R, in], B [batch, out, R], scaling [batch], got A [${slot.A.shape.join(', ')}], B [${slot.B.shape.join(', ')}], scaling [${slot.scaling.shape.join(', ')}]`,
+        );
+      }
+    }
+  }
+
+  adaptLinear(g: Graph, site: LinearSite, x: Value, y: Value): Value {
+    const slot = this.modules.get(site.path);
+    if (slot === undefined) return y;
+    checkFeatureDims(site, slot.A.shape[2], slot.B.shape[1]);
+    return addRowLora(g, x, y, slot.A, slot.B, slot.scaling);
+  }
+}
+
+/** y_b += (s_b · x_b A_bᵀ) B_bᵀ for per-row A [batch, R, in], B [batch, out, R], s [batch]. */
+function addRowLora(g: Graph, x: Value, y: Value, rowA: Value, rowB: Value, rowScaling: Value): Value {
+  const xa = g.mul(g.matmul(x, rowA, { transB: true }), g.unsqueeze(rowScaling, [1, 2])); // [batch, seq, R]
+  return g.add(y, g.matmul(xa, rowB, { transB: true }));
 }
 
 function checkFeatureDims(site: LinearSite, inDim: number | string | undefined, outDim: number | string | undefined): void {
