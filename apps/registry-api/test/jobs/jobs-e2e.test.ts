@@ -153,8 +153,11 @@ describe('training jobs end to end (registry + Redis + two worker processes)', (
   it('3 jobs followed over SSE all succeed; their adapters appear in the catalog with lineage and metrics', async () => {
     const ids = ['e2e-1', 'e2e-2', 'e2e-3'];
     const streams: SseStream[] = [];
+    // Long enough that a stream opened after its job started still sees ≥ 2 progress events (100 ms
+    // apart) on a loaded machine: at 40 steps one CI run beside a world build saw one.
+    const trainSteps = 120;
     for (const [i, id] of ids.entries()) {
-      await submit(id, trainSpec(`reverse-lora-${i + 1}`, 40, 20));
+      await submit(id, trainSpec(`reverse-lora-${i + 1}`, trainSteps, 60));
       streams.push(await openSse(`${baseUrl}/api/v1/jobs/${id}/events`, writer));
     }
     const timeout = setTimeout(() => streams.forEach((s) => s.close()), 90_000);
@@ -180,7 +183,7 @@ describe('training jobs end to end (registry + Redis + two worker processes)', (
       const adapter = `reverse-lora-${i + 1}`;
       assert.equal(job.status, 'succeeded', job.error ?? '');
       assert.equal(job.adapterVersion, `${adapter}@v1`);
-      assert.equal(job.result?.metrics?.steps, 40);
+      assert.equal(job.result?.metrics?.steps, trainSteps);
       assert.ok(job.metricHistory.length >= 2 && job.metricHistory.every((p) => Number.isFinite(p.loss) && p.tokensPerSecond > 0));
 
       const version = await t.http.get(`/api/v1/adapters/${adapter}/versions/v1`).set(auth(writer)).expect(200);
@@ -195,7 +198,7 @@ describe('training jobs end to end (registry + Redis + two worker processes)', (
       assert.deepEqual(version.body.metrics, row.metrics);
       const metrics = version.body.metrics as { evalLoss?: number; training?: { job: string; steps: number; finalLoss: number } };
       assert.equal(metrics.training?.job, id);
-      assert.equal(metrics.training?.steps, 40);
+      assert.equal(metrics.training?.steps, trainSteps);
       assert.ok(Number.isFinite(metrics.evalLoss) && Number.isFinite(metrics.training?.finalLoss), JSON.stringify(metrics));
     }
     // Both workers took part (each runs one job at a time).
