@@ -6,7 +6,7 @@ import type { TensorData } from '../graph/types';
 import type { Value } from '../graph/value';
 import type { LoraModule, LoraWeights } from '../lora/adapter';
 import { decoderLinearSites } from './decoder';
-import { DensePoolLoraWiring, PoolLoraWiring, RowLoraWiring, type PoolLoraSlot, type RowLoraSlot, SingleLoraWiring, type SingleLoraSlot, type LinearSite } from './lora-wiring';
+import { DensePoolLoraWiring, PoolLoraWiring, RowLoraWiring, type PoolLoraSlot, SingleLoraWiring, type SingleLoraSlot, type LinearSite } from './lora-wiring';
 
 /**
  * Graph inputs for LoRA adapters and the host tensors that feed them. Ranks are symbolic (one
@@ -134,33 +134,23 @@ export const rowLoraNames = {
  */
 export function declarePoolLora(g: Graph, config: ModelConfig, targets: LoraTargets, strategy: PoolStrategy = 'gather'): PoolLoraInputs {
   const sites = siteMap(config, targets);
-  if (strategy === 'rows') {
-    const rows = new Map<string, RowLoraSlot>();
-    targets.paths.forEach((path, i) => {
-      const site = sites.get(path)!;
-      const R = `pool_r${i}`;
-      rows.set(path, {
-        A: g.input(rowLoraNames.A(path), 'float32', ['batch', R, site.inFeatures]),
-        B: g.input(rowLoraNames.B(path), 'float32', ['batch', site.outFeatures, R]),
-        scaling: g.input(rowLoraNames.scaling(path), 'float32', ['batch']),
-      });
-    });
-    return { wiring: new RowLoraWiring(rows), targets };
-  }
   const modules = new Map<string, PoolLoraSlot>();
+  const [names, lead] = strategy === 'rows' ? [rowLoraNames, 'batch'] : [poolLoraNames, 'pool'];
   targets.paths.forEach((path, i) => {
     const site = sites.get(path)!;
     const R = `pool_r${i}`;
     modules.set(path, {
-      A: g.input(poolLoraNames.A(path), 'float32', ['pool', R, site.inFeatures]),
-      B: g.input(poolLoraNames.B(path), 'float32', ['pool', site.outFeatures, R]),
-      scaling: g.input(poolLoraNames.scaling(path), 'float32', ['pool']),
+      A: g.input(names.A(path), 'float32', [lead, R, site.inFeatures]),
+      B: g.input(names.B(path), 'float32', [lead, site.outFeatures, R]),
+      scaling: g.input(names.scaling(path), 'float32', [lead]),
     });
   });
   const wiring =
-    strategy === 'dense'
-      ? new DensePoolLoraWiring(g.input(poolLoraNames.rowOneHot, 'float32', ['batch', 'pool']), modules)
-      : new PoolLoraWiring(g.input(poolLoraNames.adapterIndex, 'int64', ['batch']), modules);
+    strategy === 'rows'
+      ? new RowLoraWiring(modules)
+      : strategy === 'dense'
+        ? new DensePoolLoraWiring(g.input(poolLoraNames.rowOneHot, 'float32', ['batch', 'pool']), modules)
+        : new PoolLoraWiring(g.input(poolLoraNames.adapterIndex, 'int64', ['batch']), modules);
   return { wiring, targets };
 }
 

@@ -57,7 +57,10 @@ export class SingleLoraWiring implements LoraWiring {
   }
 }
 
-/** A stacked pool for one module: A [P, R, in], B [P, out, R], scaling [P]. */
+/**
+ * Stacked adapters for one module: A [N, R, in], B [N, out, R], scaling [N]. N is the pool's slots
+ * (PoolLoraWiring, DensePoolLoraWiring) or the batch's rows (RowLoraWiring).
+ */
 export interface PoolLoraSlot {
   readonly A: Value;
   readonly B: Value;
@@ -79,14 +82,7 @@ export class PoolLoraWiring implements LoraWiring {
     if (adapterIndex.rank !== 1 || adapterIndex.dtype !== 'int64') {
       throw new PeftCoreError('SHAPE_MISMATCH', `pool LoRA: adapterIndex must be int64 [batch], got ${adapterIndex.dtype} [${adapterIndex.shape.join(', ')}]`);
     }
-    for (const [path, slot] of modules) {
-      if (slot.A.rank !== 3 || slot.B.rank !== 3 || slot.scaling.rank !== 1) {
-        throw new PeftCoreError(
-          'SHAPE_MISMATCH',
-          `${path}: pool LoRA expects A [P, R, in], B [P, out, R], scaling [P], got A [${slot.A.shape.join(', ')}], B [${slot.B.shape.join(', ')}], scaling [${slot.scaling.shape.join(', ')}]`,
-        );
-      }
-    }
+    checkStackedSlots('pool LoRA', 'P', modules);
   }
 
   adaptLinear(g: Graph, site: LinearSite, x: Value, y: Value): Value {
@@ -98,13 +94,6 @@ export class PoolLoraWiring implements LoraWiring {
   }
 }
 
-/** Each row's adapter for one module: A [batch, R, in], B [batch, out, R], scaling [batch]. */
-export interface RowLoraSlot {
-  readonly A: Value;
-  readonly B: Value;
-  readonly scaling: Value;
-}
-
 /**
  * A different adapter per batch row, fed already laid out per row. The same sum, in the same
  * order, as PoolLoraWiring without its per-step gathers: the caller lays the rows out once per
@@ -113,15 +102,9 @@ export interface RowLoraSlot {
  */
 export class RowLoraWiring implements LoraWiring {
   readonly kind = 'rows';
-  constructor(readonly modules: ReadonlyMap<string, RowLoraSlot>) {
-    for (const [path, slot] of modules) {
-      if (slot.A.rank !== 3 || slot.B.rank !== 3 || slot.scaling.rank !== 1) {
-        throw new PeftCoreError(
-          'SHAPE_MISMATCH',
-          `${path}: row LoRA expects A [batch, R, in], B [batch, out, R], scaling [batch], got A [${slot.A.shape.join(', ')}], B [${slot.B.shape.join(', ')}], scaling [${slot.scaling.shape.join(', ')}]`,
-        );
-      }
-    }
+  /** Slots whose leading axis is the batch's rows. */
+  constructor(readonly modules: ReadonlyMap<string, PoolLoraSlot>) {
+    checkStackedSlots('row LoRA', 'batch', modules);
   }
 
   adaptLinear(g: Graph, site: LinearSite, x: Value, y: Value): Value {
@@ -129,6 +112,17 @@ export class RowLoraWiring implements LoraWiring {
     if (slot === undefined) return y;
     checkFeatureDims(site, slot.A.shape[2], slot.B.shape[1]);
     return addRowLora(g, x, y, slot.A, slot.B, slot.scaling);
+  }
+}
+
+function checkStackedSlots(kind: string, lead: string, modules: ReadonlyMap<string, PoolLoraSlot>): void {
+  for (const [path, slot] of modules) {
+    if (slot.A.rank !== 3 || slot.B.rank !== 3 || slot.scaling.rank !== 1) {
+      throw new PeftCoreError(
+        'SHAPE_MISMATCH',
+        `${path}: ${kind} expects A [${lead}, R, in], B [${lead}, out, R], scaling [${lead}], got A [${slot.A.shape.join(', ')}], B [${slot.B.shape.join(', ')}], scaling [${slot.scaling.shape.join(', ')}]`,
+      );
+    }
   }
 }
 
