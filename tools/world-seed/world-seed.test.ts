@@ -80,6 +80,16 @@ describe('job bodies follow the recipe and the job contracts', () => {
     const data = taskTrainJsonl(SMALL_WORLD_RECIPE, task);
     assert.equal(data.examples, SMALL_WORLD_RECIPE.lora.trainExamples);
     assert.match(data.jsonl.split('\n')[0]!, /^\{"prompt":"Q: ! [a-z]+\\nA:","completion":" \d+"\}$/);
+
+    // The full recipe's routing experts train on list rows too; every row still fits the context.
+    const full = applyOverrides(FULL_WORLD_RECIPE, { trainExamples: 64 });
+    const listed = await parseJsonlDataset(taskTrainJsonl(full, getWorldTask('parity')).jsonl);
+    const listRows = listed.examples.filter((e) => e.format === 'prompt-completion' && e.prompt.startsWith('Q: 1. '));
+    assert.equal(listRows.length, 64, 'one list row per single row');
+    for (const e of listed.examples) {
+      if (e.format !== 'prompt-completion') assert.fail('format');
+      assert.ok(tokenizer.encode(e.prompt + e.completion, { addSpecialTokens: false }).length <= full.base.contextLength - 2, JSON.stringify(e));
+    }
   });
 });
 
