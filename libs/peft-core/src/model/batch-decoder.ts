@@ -57,8 +57,8 @@ interface Row {
 /**
  * Step-level continuous batching over a model's decode graph (S-LoRA/Punica style): every running
  * row advances by one token per forward pass, whatever adapter it uses; rows with different
- * adapters and ranks are gathered per row from a stacked pool (LoraPool) that is only touched when
- * a row joins or leaves. New rows join between steps: they are prefilled together (one pass,
+ * adapters and ranks are fed per row, laid out by LoraPool only when a row joins or leaves. New
+ * rows join between steps: they are prefilled together (one pass,
  * left-padded) and their keys/values are merged into the running KV cache right-aligned, so every
  * row's next token sits in the same cache slot. Finished rows leave with release().
  *
@@ -115,15 +115,13 @@ export class BatchDecoder {
           this.pool.acquire(r.lora);
           acquired.push(r.lora);
         }
-        // Read slots after every acquire: an acquire may re-stack the pool and move earlier adapters.
-        const slots = requests.map((r) => (r.lora === undefined ? 0 : this.pool.slotOf(r.lora)));
         const padded = leftPad(requests.map((r) => r.prompt), this.options.padTokenId ?? 0);
         const width = padded.tokens[0]!.length;
         const anyLora = requests.some((r) => r.lora !== undefined);
         const session = await this.sessions.decodeSession(anyLora ? this.pool.targets : undefined);
         const out = await session.run({
           ...this.sessions.baseFeeds(),
-          ...(anyLora ? this.pool.batchFeeds(slots) : {}),
+          ...(anyLora ? this.pool.batchFeeds(requests.map((r) => r.lora)) : {}),
           ...this.emptyPastFeeds(requests.length),
           ...stepFeeds({ tokens: padded.tokens, positions: padded.positions, pastLength: 0, keyPadding: padded.keyPadding, withKeySlots: true }),
         });
@@ -173,7 +171,7 @@ export class BatchDecoder {
       const session = await this.sessions.decodeSession(this.pool.targets);
       const out = await session.run({
         ...this.sessions.baseFeeds(),
-        ...(anyLora ? this.pool.batchFeeds(this.rowList.map((r) => this.slotOf(r))) : {}),
+        ...(anyLora ? this.pool.batchFeeds(this.rowList.map((r) => r.lora)) : {}),
         ...cache.feeds(),
         ...stepFeeds({
           tokens: this.rowList.map((r) => [r.lastToken]),
@@ -222,10 +220,6 @@ export class BatchDecoder {
       this.cache!.dropLeadingSlots(unused);
       for (const row of this.rowList) row.start -= unused;
     }
-  }
-
-  private slotOf(row: Row): number {
-    return row.lora === undefined ? 0 : this.pool.slotOf(row.lora);
   }
 
   private checkRequest(r: BatchRowRequest): void {
