@@ -106,7 +106,8 @@ export class LoraPool {
         if (m === undefined) return;
         const r = m.A.shape[0]!;
         A.set(m.A.data, row * R * inF); // rank rows r..R−1 stay zero
-        for (let o = 0; o < outF; o++) B.set(m.B.data.subarray(o * r, (o + 1) * r), (row * outF + o) * R);
+        if (r === R) B.set(m.B.data, row * outF * R);
+        else for (let o = 0; o < outF; o++) B.set(m.B.data.subarray(o * r, (o + 1) * r), (row * outF + o) * R);
         scaling[row] = m.scaling;
       });
       feeds[rowLoraNames.A(path)] = tensorData('float32', [batch, R, inF], A);
