@@ -9,7 +9,8 @@
  *   same rows as one mixed batch (`adapter_names`).
  * - `mixtures`: the experts combined by each deterministic combination method (combineAdapters),
  *   weights 1/n; PEFT builds its own with `add_weighted_adapter`. DARE is left out (random masks).
- * Each row keeps its first step's logits (prompt forward) and its greedy tokens.
+ * Each row keeps its first step's logits (the batch's own prefill; a prompt forward for mixtures)
+ * and its greedy tokens.
  *
  * Usage: node tools/run-ts.js tools/peft-parity/reference.ts [--world DIR] [--out DIR] [--per-task N]
  */
@@ -93,19 +94,20 @@ async function main(): Promise<void> {
 
   // Interleaved so neighbouring rows differ: expert rows with their own adapter, then every task's first prompts on the base.
   const batchRows = [...prompts.map((p) => ({ ...p, adapter: p.task as string | null })), ...prompts.filter((_, i) => i % o.perTask === 0).map((p) => ({ ...p, adapter: null }))];
-  const decoder = model.batchDecoder();
-  const admitted = await decoder.admit(batchRows.map((r) => ({ prompt: r.prompt, ...(r.adapter ? { lora: adapters.get(r.adapter)!.weights } : {}) })));
+  // The batch's own prefill logits: the first step of the heterogeneous batch is what is compared.
+  const decoder = model.batchDecoder({ keepLogits: true });
+  const admitted = (await decoder.admit(batchRows.map((r) => ({ prompt: r.prompt, ...(r.adapter ? { lora: adapters.get(r.adapter)!.weights } : {}) })))).map((t) => ({ id: t.id, token: t.token, logits: Array.from(t.logits!) }));
   const tokens = new Map(admitted.map((t) => [t.id, [t.token]]));
-  const open = (): number[] => decoder.rowIds.filter((id) => { const t = tokens.get(id)!; return t.length < MAX_NEW_TOKENS && !eosIds.includes(t.at(-1)!); });
-  decoder.release(decoder.rowIds.filter((id) => !open().includes(id)));
+  const finished = (id: number): boolean => {
+    const t = tokens.get(id)!;
+    return t.length >= MAX_NEW_TOKENS || eosIds.includes(t.at(-1)!);
+  };
+  decoder.release(decoder.rowIds.filter(finished));
   while (decoder.size > 0) {
     for (const t of await decoder.step()) tokens.get(t.id)!.push(t.token);
-    decoder.release(decoder.rowIds.filter((id) => !open().includes(id)));
+    decoder.release(decoder.rowIds.filter(finished));
   }
-  const batch: ReferenceRow[] = [];
-  for (const [i, r] of batchRows.entries()) {
-    batch.push({ prompt: r.prompt, adapter: r.adapter, text: r.text, tokens: withoutStop(tokens.get(admitted[i]!.id)!, eosIds), firstLogits: await firstLogits(r.prompt, r.adapter ? adapters.get(r.adapter)!.weights : undefined) });
-  }
+  const batch: ReferenceRow[] = batchRows.map((r, i) => ({ prompt: r.prompt, adapter: r.adapter, text: r.text, tokens: withoutStop(tokens.get(admitted[i]!.id)!, eosIds), firstLogits: admitted[i]!.logits }));
 
   const experts = [...adapters.values()].map((a) => ({ weights: a.weights, weight: 1 / adapters.size }));
   const mixtures = [];
